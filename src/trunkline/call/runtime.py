@@ -1,0 +1,71 @@
+"""A running trunkline: store, clock, webhooks and platform, opened and closed together."""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+
+from trunkline.call.platform import Platform
+from trunkline.call.webhooks import HttpWebhooks
+from trunkline.clock import AsyncioClock, Clock, VirtualClock
+from trunkline.config import Config, apply_config
+from trunkline.engine.switch import EngineSettings
+from trunkline.store import open_store
+from trunkline.store.base import Store
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """``async with Runtime(config) as rt:`` — everything ``trunkline serve`` runs."""
+
+    def __init__(self, config: Config, *, store: Store | None = None) -> None:
+        self.config = config
+        self._given_store = store
+        self.clock: Clock
+        self.virtual: VirtualClock | None = None
+        self.store: Store
+        self.webhooks: HttpWebhooks
+        self.platform: Platform
+
+    async def __aenter__(self) -> Runtime:
+        cfg = self.config
+        self.store = self._given_store or open_store(cfg.database)
+        apply_config(cfg, self.store)
+        if cfg.sim_clock == "virtual":
+            self.virtual = VirtualClock(strict=False)
+            self.clock = self.virtual
+        else:
+            self.clock = AsyncioClock()
+        self.webhooks = HttpWebhooks(self.clock, self.store)
+        self.platform = Platform(
+            clock=self.clock,
+            store=self.store,
+            webhooks=self.webhooks,
+            settings=EngineSettings(base_url=cfg.public_url),
+        )
+        log.info(
+            "trunkline ready: %d application(s), %d number(s), database %s, %s clock",
+            len(cfg.applications),
+            len(cfg.numbers),
+            cfg.database,
+            cfg.sim_clock,
+        )
+        return self
+
+    async def settle(self) -> None:
+        """On a virtual clock, run what is due now (the API calls this after each change)."""
+        if self.virtual is not None:
+            await self.virtual.advance_async(0)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        for leg in list(self.platform.switch.legs.values()):
+            leg.hangup("platform")
+        await self.webhooks.aclose()
+        if self._given_store is None:
+            self.store.close()

@@ -1,0 +1,135 @@
+"""``input``: collect DTMF and/or speech, then post the result (spec §2.3, §3.6).
+
+Completion: ``maxDigits`` reached, ``#`` with ``submitOnHash`` (the ``#`` is not part
+of ``digits``), or ``timeOut`` seconds without a key. Timers start when the prompts
+before the input have finished playing (barge-in prompts may still be playing when
+the input starts; a key stops them and starts the clock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from trunkline.clock import TimerHandle
+from trunkline.engine.actions.base import ActionRunner
+from trunkline.ncco import Action, Input
+
+
+class InputRunner(ActionRunner[Input]):
+    name = "input"
+
+    def start(self) -> None:
+        a = self.action
+        self.flow.barge_mode = False
+        self.digits = ""
+        self.listening = False
+        self.completed = False
+        self.want_dtmf = "dtmf" in a.type
+        self.want_speech = "speech" in a.type
+        self.speech_timer: TimerHandle | None = None
+        self.dtmf_timer: TimerHandle | None = None
+        if a.mode == "asynchronous":
+            self._start_async()
+            return
+        self.flow.prompts.when_idle(self._listen)
+
+    # -- synchronous ------------------------------------------------------------------------
+    def _listen(self) -> None:
+        if not self.active or self.listening:
+            return
+        self.listening = True
+        if self.want_speech:
+            speech = self.action.speech
+            start_timeout = speech.start_timeout if speech else 10.0
+            self.speech_timer = self.later(start_timeout, self._speech_start_timeout)
+        elif self.want_dtmf:
+            self._arm_dtmf_timer()
+
+    def _arm_dtmf_timer(self) -> None:
+        if self.dtmf_timer is not None:
+            self.dtmf_timer.cancel()
+        self.dtmf_timer = self.later(self.action.dtmf.time_out, self._dtmf_timeout)
+
+    def on_digit(self, digit: str) -> None:
+        if not self.active or not self.want_dtmf or self.completed:
+            return
+        self.flow.prompts.barge()
+        self.listening = True
+        settings = self.action.dtmf
+        if digit == "#" and settings.submit_on_hash:
+            self._complete(timed_out=False)
+            return
+        self.digits += digit
+        if len(self.digits) >= settings.max_digits:
+            self._complete(timed_out=False)
+            return
+        if self.speech_timer is not None:
+            self.speech_timer.cancel()
+        self._arm_dtmf_timer()
+
+    def on_speech(self, text: str, confidence: float) -> None:
+        if not self.active or not self.want_speech or self.completed:
+            return
+        if self.digits:  # a key was pressed first: DTMF wins
+            return
+        self.flow.prompts.barge()
+        result = {"text": text, "confidence": f"{confidence:.7f}".rstrip("0").rstrip(".")}
+        self._complete(
+            timed_out=False,
+            speech={"timeout_reason": "end_on_silence_timeout", "results": [result]},
+        )
+
+    def _dtmf_timeout(self) -> None:
+        self._complete(timed_out=True)
+
+    def _speech_start_timeout(self) -> None:
+        if self.digits:
+            return
+        self._complete(timed_out=False, speech={"timeout_reason": "start_timeout", "results": []})
+
+    def _complete(self, *, timed_out: bool, speech: dict[str, Any] | None = None) -> None:
+        self.completed = True
+        self._clear_timers()
+        self.flow.prompts.barge()
+        a = self.action
+        if a.legacy:
+            body: dict[str, Any] = {
+                "uuid": self.leg.uuid,
+                "conversation_uuid": self.leg.conversation_uuid,
+                "timed_out": timed_out,
+                "dtmf": self.digits,
+                "timestamp": self.envelope()["timestamp"],
+            }
+        else:
+            body = self.envelope()
+            body["dtmf"] = {"digits": self.digits or None, "timed_out": timed_out}
+            if speech is not None:
+                body["speech"] = speech
+            elif self.want_speech:
+                body["speech"] = {"error": "Speech overridden by DTMF", "results": []}
+            else:
+                body["speech"] = {"results": []}
+        self.leg.journal(
+            "input",
+            f"digits={self.digits or '-'} timed_out={timed_out}"
+            + (f" speech={[r['text'] for r in speech['results']]}" if speech else ""),
+        )
+        self.ask("input", body, self.target(a.event_url, a.event_method), self._reply)
+
+    def _reply(self, actions: Sequence[Action] | None) -> None:
+        self.done(actions)
+
+    # -- asynchronous: every key is posted as it comes; the NCCO moves on ----------------------
+    def _start_async(self) -> None:
+        a = self.action
+        target = self.target(a.event_url, a.event_method)
+        leg = self.leg
+
+        def on_key(digit: str) -> None:
+            body = self.envelope()
+            body["dtmf"] = {"digits": digit, "timed_out": False}
+            leg.emit("input", body, target)
+
+        leg.dtmf_listener = on_key
+        self.done()
