@@ -1,0 +1,1 @@
+"""trunkline's command line: serve, demo, ncco validate."""

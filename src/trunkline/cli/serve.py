@@ -1,0 +1,56 @@
+"""``trunkline serve``: the HTTP API, the sim network and the engine on one port."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from trunkline.api import create_app
+from trunkline.call.runtime import Runtime
+from trunkline.config import Config
+from trunkline.domain import Application, answer_webhook, event_webhook
+from trunkline.examples import callcentre
+
+log = logging.getLogger(__name__)
+
+EXAMPLE_APP_ID = "0c0ffee0-0000-4000-8000-00000000ca11"
+
+
+async def serve(cfg: Config, *, host: str | None, port: int | None, example: bool) -> int:
+    host = host or cfg.host
+    port = port if port is not None else cfg.port
+    if host != cfg.host or port != cfg.port:
+        cfg = dataclasses.replace(cfg, host=host, port=port, public_url=f"http://{host}:{port}")
+    async with Runtime(cfg) as rt:
+        app: Starlette = create_app(rt)
+        if example:
+            base = f"{cfg.public_url}/example"
+            rt.store.put_application(
+                Application(
+                    id=EXAMPLE_APP_ID,
+                    name="example call centre",
+                    answer_url=answer_webhook(f"{base}/answer"),
+                    event_url=event_webhook(f"{base}/event"),
+                )
+            )
+            rt.store.link_number(callcentre.CALL_CENTRE, EXAMPLE_APP_ID)
+            rt.platform.sim.add_phone(callcentre.MAIN_AGENT, answer="busy", ring=2)
+            rt.platform.sim.add_phone(callcentre.NEXT_AGENT, ring=3)
+            rt.platform.sim.add_phone("447700900100")
+            app.router.routes.append(Mount("/example", app=callcentre.create_app(base)))
+            log.info(
+                "example call centre on %s: call it with POST %s/sim/v1/phones/447700900100/calls "
+                '{"to": "%s"}',
+                callcentre.CALL_CENTRE,
+                cfg.public_url,
+                callcentre.CALL_CENTRE,
+            )
+        server = uvicorn.Server(
+            uvicorn.Config(app, host=host, port=port, log_level=cfg.log_level, lifespan="off")
+        )
+        await server.serve()
+    return 0

@@ -1,0 +1,1 @@
+"""Example voice applications, written as any Vonage app would be (plain HTTP webhooks)."""
