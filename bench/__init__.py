@@ -1,0 +1,1 @@
+"""trunkline benchmarks: `make bench` (python -m bench) prints figures."""

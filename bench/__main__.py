@@ -1,0 +1,18 @@
+"""Run every benchmark and print its figures."""
+
+from __future__ import annotations
+
+import argparse
+
+from bench import ivr
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    args = parser.parse_args()
+    ivr.main(quick=args.quick)
+
+
+if __name__ == "__main__":
+    main()
