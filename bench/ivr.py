@@ -7,6 +7,9 @@ up 5 s later; the caller's NCCO runs out and the call completes.
 
 Three runs in one process: the engine on the virtual clock with the app in-process
 (MemoryStore, then SQLite), and the same flow with real HTTP webhooks on loopback.
+In the HTTP run all calls start at the same virtual instant: virtual time waits for
+every request in flight, so calls spread over time would measure round trips, not
+throughput.
 Figures: calls/s (wall clock), and the engine's time per action start and per
 engine step (each clock callback), p50/p99.
 """
@@ -14,7 +17,10 @@ engine step (each clock callback), p50/p99.
 from __future__ import annotations
 
 import asyncio
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -37,7 +43,6 @@ from trunkline.sim import Step
 from trunkline.store import open_store
 from trunkline.store.base import Store
 from trunkline.store.memory import MemoryStore
-from trunkline.testing.server import ServedApp
 
 NUMBER = "447700900000"
 AGENT = "447700900001"
@@ -122,11 +127,13 @@ def _setup(platform: Platform, store: Store, base: str, calls: int) -> None:
         )
 
 
-def _place_calls(platform: Platform, clock: VirtualClock, calls: int, per_second: int) -> None:
+def _place_calls(
+    platform: Platform, clock: VirtualClock, calls: int, per_second: float | None
+) -> None:
+    """Calls arrive ``per_second`` (virtual time), or all at once when None."""
     for i in range(calls):
-        clock.call_at(
-            clock.now() + i / per_second, lambda n=i: platform.sim.call(f"4477009{n:05d}", NUMBER)
-        )
+        at = clock.now() + (i / per_second if per_second else 0.0)
+        clock.call_at(at, lambda n=i: platform.sim.call(f"4477009{n:05d}", NUMBER))
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -198,15 +205,60 @@ def http_app() -> Starlette:
     )
 
 
+class AppProcess:
+    """The voice app in its own process (as a customer's app would be), on 127.0.0.1."""
+
+    def __init__(self) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> AppProcess:
+        root = Path(__file__).resolve().parent.parent
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bench.ivr:http_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            cwd=root,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.05)  # readiness poll of a child process, bounded
+        self.__exit__()
+        raise RuntimeError("the bench app did not start")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
 async def run_http(calls: int) -> dict[str, float]:
     clock = VirtualClock()
     store = MemoryStore()
     webhooks = HttpWebhooks(clock, store)
     try:
-        async with ServedApp(http_app()) as served:
+        with AppProcess() as served:
             platform = _platform(clock, store, webhooks)
             _setup(platform, store, served.url, calls)
-            _place_calls(platform, clock, calls, per_second=50)
+            _place_calls(platform, clock, calls, per_second=None)
             t0 = time.perf_counter()
             await clock.run_async()
             wall = time.perf_counter() - t0
@@ -257,7 +309,7 @@ def main(*, quick: bool = False) -> None:
     )
     h = asyncio.run(run_http(100 if quick else 400))
     print(
-        f"real HTTP webhooks on 127.0.0.1 (uvicorn app, httpx client): {h['calls']} calls: "
+        f"real HTTP webhooks to an app process on 127.0.0.1 (uvicorn, httpx): {h['calls']} calls: "
         f"{h['calls_per_s']:,.0f} calls/s "
         f"({h['calls_per_s'] / best['calls_per_s']:.3f}x in-process); {h['webhooks']} requests, "
         f"latency p50 {h['webhook_p50_ms']:.2f} ms, p99 {h['webhook_p99_ms']:.2f} ms"

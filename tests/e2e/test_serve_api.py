@@ -71,7 +71,7 @@ async def test_sim_api_places_a_call_and_reads_the_log(
     assert log[-1]["event"] == "hung_up"
     timeline = (await client.get(f"/sim/v1/calls/{uuid}/timeline")).json()["timeline"]
     kinds = {e["kind"] for e in timeline}
-    assert {"leg", "action", "webhook", "event"} <= kinds
+    assert {"leg", "action", "webhook"} <= kinds
     assert rt.store.get_call(uuid).status == "completed"  # type: ignore[union-attr]
 
 

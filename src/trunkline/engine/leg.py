@@ -150,7 +150,10 @@ class Leg:
             self.timers.clear()
         log.debug("leg %s: %s -> %s", self.uuid, old, new)
         self.switch.recorder.save_call(rec)
-        self.journal("leg", f"{old} -> {new}", **{k: v for k, v in extra.items() if v is not None})
+        data = {k: v for k, v in extra.items() if v is not None}
+        if self.events.url:
+            data["event_url"] = self.events.url
+        self.journal("leg", f"{old} -> {new}", **data)
         if new in FAILURES and self.failure_reply is not None:
             self.switch.ask(
                 self, "connect", self.status_body(new, **extra), self.events, self.failure_reply
@@ -196,14 +199,23 @@ class Leg:
         return body
 
     def emit_status(self, status: str, **extra: Any) -> None:
-        self.emit("status", self.status_body(status, **extra))
+        # the status change itself is the timeline line; no second one for its event
+        self.emit("status", self.status_body(status, **extra), journal=False)
 
-    def emit(self, kind: str, body: dict[str, Any], target: EventTarget | None = None) -> None:
+    def emit(
+        self,
+        kind: str,
+        body: dict[str, Any],
+        target: EventTarget | None = None,
+        *,
+        journal: bool = True,
+    ) -> None:
         """Send an event that may not change the flow (its reply is ignored)."""
         tgt = target or self.events
         if not tgt.url:
             return
-        self.journal("event", f"{kind} {body.get('status', '')}".strip(), url=tgt.url)
+        if journal:
+            self.journal("event", f"{kind} {body.get('status', '')}".strip(), url=tgt.url)
         self.switch.webhooks.send(
             Hook(
                 kind=kind,

@@ -15,6 +15,7 @@ each one is a single short transaction.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -153,6 +154,25 @@ def dump_json(value: dict[str, Any], what: str) -> str:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise StoreError(f"{what}: not storable as JSON: {exc}") from exc
+
+
+_FLAT = (str, int, bool, type(None))
+
+
+def copy_json(value: dict[str, Any], what: str) -> dict[str, Any]:
+    """A private copy of a JSON object: exactly what storing it and reading it back gives.
+
+    Flat objects of strings, numbers, booleans and nulls (most of what calls carry) are
+    copied shallowly; anything else goes through JSON, so the rules of ``dump_json``
+    hold either way.
+    """
+    if not isinstance(value, dict):
+        raise StoreError(f"{what}: expected a dict, got {type(value).__name__}")
+    for key, item in value.items():
+        kind = type(item)
+        if type(key) is not str or not (kind in _FLAT or (kind is float and math.isfinite(item))):
+            return load_json(dump_json(value, what))
+    return dict(value)
 
 
 def load_json(text: str) -> dict[str, Any]:

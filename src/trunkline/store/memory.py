@@ -1,9 +1,10 @@
 """An in-memory :class:`~trunkline.store.base.Store`: the fake for tests and benchmarks.
 
 It keeps what the SQL store would keep and nothing more: dict fields are held as
-JSON text and decoded on every read, so a caller that mutates a record after
-saving it (or a dict it got back) changes nothing stored, and a value that JSON
-cannot carry fails here exactly as it would in the database.
+private copies made by the JSON rules (``copy_json``) on every write and read, so
+a caller that mutates a record after saving it (or a dict it got back) changes
+nothing stored, and a value that JSON cannot carry fails here exactly as it would
+in the database.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 from trunkline.domain import Application, CallRecord, Direction, EventRecord, TimelineEntry
 from trunkline.errors import NotFound, StoreError
@@ -19,9 +21,8 @@ from trunkline.store.base import (
     check_new_event,
     check_number,
     check_stored_event,
-    dump_json,
+    copy_json,
     dump_webhook,
-    load_json,
     load_webhook,
 )
 
@@ -32,8 +33,8 @@ class _Call:
     uuid: str
     conversation_uuid: str
     direction: Direction
-    from_json: str
-    to_json: str
+    from_json: dict[str, Any]
+    to_json: dict[str, Any]
     status: str
     created_at: float
     application_id: str | None
@@ -50,8 +51,8 @@ class _Call:
             uuid=self.uuid,
             conversation_uuid=self.conversation_uuid,
             direction=self.direction,
-            from_=load_json(self.from_json),
-            to=load_json(self.to_json),
+            from_=copy_json(self.from_json, "call.from_"),
+            to=copy_json(self.to_json, "call.to"),
             status=self.status,
             created_at=self.created_at,
             application_id=self.application_id,
@@ -73,7 +74,7 @@ class _Event:
     kind: str
     url: str
     method: str
-    body_json: str
+    body_json: dict[str, Any]
     created_at: float
     state: str
     attempts: int
@@ -88,7 +89,7 @@ class _Event:
             kind=self.kind,
             url=self.url,
             method=self.method,
-            body=load_json(self.body_json),
+            body=copy_json(self.body_json, "event.body"),
             created_at=self.created_at,
             state=self.state,
             attempts=self.attempts,
@@ -105,7 +106,7 @@ class _Entry:
     summary: str
     call_uuid: str | None
     conversation_uuid: str | None
-    data_json: str
+    data_json: dict[str, Any]
 
     def record(self) -> TimelineEntry:
         return TimelineEntry(
@@ -114,7 +115,7 @@ class _Entry:
             summary=self.summary,
             call_uuid=self.call_uuid,
             conversation_uuid=self.conversation_uuid,
-            data=load_json(self.data_json),
+            data=copy_json(self.data_json, "timeline.data"),
         )
 
 
@@ -195,8 +196,8 @@ class MemoryStore:
             uuid=call.uuid,
             conversation_uuid=call.conversation_uuid,
             direction=call.direction,
-            from_json=dump_json(call.from_, "call.from_"),
-            to_json=dump_json(call.to, "call.to"),
+            from_json=copy_json(call.from_, "call.from_"),
+            to_json=copy_json(call.to, "call.to"),
             status=call.status,
             created_at=call.created_at,
             application_id=call.application_id,
@@ -233,7 +234,7 @@ class MemoryStore:
     def add_event(self, ev: EventRecord) -> int:
         self._check_open()
         check_new_event(ev)
-        body_json = dump_json(ev.body, "event.body")
+        body_json = copy_json(ev.body, "event.body")
         event_id = next(self._event_seq)
         stored = self._events[event_id] = _Event(
             id=event_id,
@@ -297,7 +298,7 @@ class MemoryStore:
             summary=entry.summary,
             call_uuid=entry.call_uuid,
             conversation_uuid=entry.conversation_uuid,
-            data_json=dump_json(entry.data, "timeline.data"),
+            data_json=copy_json(entry.data, "timeline.data"),
         )
         self._timeline.append(stored)
         if stored.call_uuid is not None:
