@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/trunkline serve
+	$(BIN)/trunkline serve --example
 
 demo: $(STAMP)
 	$(BIN)/trunkline demo

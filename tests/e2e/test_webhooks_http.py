@@ -105,6 +105,54 @@ async def test_ivr_flow_over_real_http(rig: Rig) -> None:
     assert rec is not None and rec.status == "completed"
 
 
+async def test_ivr_then_connect_to_an_agent_over_real_http(rig: Rig) -> None:
+    """The other seed flow: answer -> talk -> input -> connect -> completed."""
+    rig.application()
+    agent = "447700900001"
+    rig.app.route(
+        "/answer",
+        [
+            {"action": "talk", "text": "Welcome. Press 1 for sales.", "bargeIn": True},
+            {
+                "action": "input",
+                "type": ["dtmf"],
+                "dtmf": {"maxDigits": 1, "timeOut": 5},
+                "eventUrl": [f"{rig.base}/input"],
+            },
+        ],
+    )
+    rig.app.route(
+        "/input",
+        lambda req: [
+            {"action": "talk", "text": "Connecting you to sales"},
+            {
+                "action": "connect",
+                "from": NUMBER,
+                "eventUrl": [f"{rig.base}/agent-event"],
+                "endpoint": [{"type": "phone", "number": agent}],
+            },
+        ],
+    )
+    rig.app.route("/agent-event", None)
+    rig.sim.add_phone(CALLER, script=[Step(at=1, press="1", when_heard="Press 1")])
+    rig.sim.add_phone(agent, ring=2, script=[Step(at=30, hangup=True)])
+    call = rig.sim.call(CALLER, NUMBER)
+    await rig.run()
+
+    assert rig.sim.phone(CALLER).heard() == [
+        "Welcome. Press 1 for sales.",
+        "Connecting you to sales",
+    ]
+    agent_statuses = [r.json["status"] for r in rig.app.requests_to("/agent-event")]
+    assert agent_statuses == ["started", "ringing", "answered", "completed"]
+    agent_done = rig.app.requests_to("/agent-event")[-1].json
+    assert agent_done["duration"] == "30" and agent_done["disconnected_by"] == "user"
+    caller = rig.store.get_call(call.id)
+    assert caller is not None and caller.status == "completed"
+    legs = [rig.store.get_call(r.json["uuid"]) for r in rig.app.requests_to("/agent-event")]
+    assert {leg.conversation_uuid for leg in legs if leg} == {caller.conversation_uuid}
+
+
 async def test_answer_method_post_and_event_method_get(rig: Rig) -> None:
     rig.application(
         answer_url=Webhook(f"{rig.base}/answer", "POST", 1.0, 5.0),

@@ -161,10 +161,19 @@ def routes(rt: Runtime) -> list[Route]:
         rec = rt.store.get_call(uuid)
         if rec is None:
             raise NotFound(f"call {uuid} does not exist")
-        entries = rt.store.timeline(call_uuid=uuid)
+        # the call's own lines and those of every leg in its conversation (connect legs)
+        entries = {
+            (e.t, e.kind, e.summary, e.call_uuid): e
+            for e in [
+                *rt.store.timeline(call_uuid=uuid),
+                *rt.store.timeline(conversation_uuid=rec.conversation_uuid),
+            ]
+        }
+        ordered = sorted(entries.values(), key=lambda e: e.t)
         return JSONResponse(
             {
                 "uuid": uuid,
+                "conversation_uuid": rec.conversation_uuid,
                 "timeline": [
                     {
                         "t": e.t,
@@ -173,7 +182,7 @@ def routes(rt: Runtime) -> list[Route]:
                         "call_uuid": e.call_uuid,
                         "data": e.data,
                     }
-                    for e in entries
+                    for e in ordered
                 ],
             }
         )
