@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 
 from bench import ivr
+from trunkline.tuning import tune_gc
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
     args = parser.parse_args()
+    tune_gc()  # as `trunkline serve` does
     ivr.main(quick=args.quick)
 
 

@@ -24,6 +24,7 @@ def _config(path: str | None) -> Config:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from trunkline.cli.serve import serve
+    from trunkline.tuning import tune_gc
 
     try:
         cfg = _config(args.config)
@@ -34,6 +35,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         level=getattr(logging, cfg.log_level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    tune_gc()
     return asyncio.run(serve(cfg, host=args.host, port=args.port, example=args.example))
 
 

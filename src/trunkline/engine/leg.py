@@ -86,6 +86,9 @@ class Leg:
         self.named_conversation: ConvKey | None = None  # key of the named conversation joined
         self.machine_detection: str | None = None
         self.dtmf_listener: Callable[[str], None] | None = None  # asynchronous input
+        # what events put in "from"/"to": fixed for the life of the leg
+        self.from_str = endpoint_str(record.from_)
+        self.to_str = endpoint_str(record.to)
         # connect with eventType synchronous: the failure event's reply NCCO goes here
         self.failure_reply: Callable[[Sequence[Action] | None], None] | None = None
 
@@ -113,14 +116,6 @@ class Leg:
     @property
     def answered(self) -> bool:
         return self.record.status == "answered"
-
-    @property
-    def from_str(self) -> str:
-        return endpoint_str(self.record.from_)
-
-    @property
-    def to_str(self) -> str:
-        return endpoint_str(self.record.to)
 
     def __repr__(self) -> str:
         return f"<Leg {self.uuid[:8]} {self.direction} {self.to_str} {self.status}>"
