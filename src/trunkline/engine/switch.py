@@ -509,8 +509,14 @@ class Switch:
             self.unbridge(leg)  # a connected callee leaves its caller
         self.start_flow(leg, actions)
 
-    def talk(self, uuid: str, prompt: Prompt) -> int:
-        return self.play_outside_ncco(self._answered_leg(uuid), prompt)
+    def play(self, uuid: str, prompt: Prompt) -> int:
+        """Talk or stream into a live call beside its NCCO (``PUT …/talk``, ``…/stream``).
+
+        Returns the play id to stop it with (``DELETE …/talk``, ``…/stream``).
+        """
+        leg = self._answered_leg(uuid)
+        leg.journal("leg", f"playing {prompt.kind} {prompt.text[:40]!r} into the call")
+        return self.play_outside_ncco(leg, prompt)
 
     def stop_play(self, uuid: str, play_id: int) -> None:
         leg = self._answered_leg(uuid)

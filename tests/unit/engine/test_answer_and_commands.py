@@ -172,8 +172,9 @@ def test_rest_commands_on_a_live_call() -> None:
     sw.mute(call.id)
     sw.earmuff(call.id)
     sw.mute(call.id, False)
-    play = sw.talk(call.id, Prompt(kind="tts", text="An announcement"))
+    play = sw.play(call.id, Prompt(kind="tts", text="An announcement"))
     sw.stop_play(call.id, play)
+    sw.play(call.id, Prompt(kind="stream", text="http://app.test/jingle.mp3", loop=2))
     sw.send_dtmf(call.id, "123")
     h.run(1)
     sw.transfer(
@@ -194,6 +195,10 @@ def test_rest_commands_on_a_live_call() -> None:
         {"muted": False, "earmuffed": True},
     ]
     assert [e.detail["digits"] for e in h.phone(CALLER).log if e.event == "heard_dtmf"] == ["123"]
+    streams = [e.detail for e in h.phone(CALLER).log if e.event == "heard_stream"]
+    assert streams == [{"url": "http://app.test/jingle.mp3", "loop": 2}]
+    stopped = [e.detail["text"] for e in h.phone(CALLER).log if e.event == "prompt_stopped"]
+    assert "An announcement" in stopped
     with pytest.raises(NotFound):
         sw.hangup(call.id)
 
