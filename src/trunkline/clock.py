@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import heapq
+import math
 import itertools
 import logging
 import time
@@ -54,14 +55,17 @@ class Clock(Protocol):
         ...
 
 
-@functools.lru_cache(maxsize=1024)
 def iso(ts: float) -> str:
-    """Vonage's timestamp format: ISO-8601 UTC with milliseconds (``…T12:00:00.000Z``).
+    """Vonage's timestamp format: ISO-8601 UTC with milliseconds (``…T12:00:00.000Z``)."""
+    whole = math.floor(ts)
+    millis = min(999, int(round((ts - whole) * 1000)))
+    return f"{_iso_second(whole)}.{millis:03d}Z"
 
-    Cached: many events of a call share an instant, and the virtual clock reuses them.
-    """
-    dt = datetime.fromtimestamp(ts, UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+@functools.lru_cache(maxsize=4096)
+def _iso_second(whole: int) -> str:
+    # the date part changes once a second; events of a call share a handful of seconds
+    return datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 class _VirtualTimer:
