@@ -25,6 +25,19 @@ log = logging.getLogger(__name__)
 OnResult = Callable[[HookResult], None]
 
 
+def outbox_record(hook: Hook, now: float) -> EventRecord:
+    """The stored form of an event, written before it is sent."""
+    return EventRecord(
+        call_uuid=hook.call_uuid,
+        conversation_uuid=hook.conversation_uuid,
+        kind=hook.kind,
+        url=hook.url,
+        method=hook.method,
+        body=dict(hook.body),
+        created_at=now,
+    )
+
+
 class HttpWebhooks:
     def __init__(self, clock: Clock, store: Store, client: WebhookClient | None = None) -> None:
         self.clock = clock
@@ -36,15 +49,7 @@ class HttpWebhooks:
     def send(self, hook: Hook, on_result: OnResult | None = None) -> None:
         event: EventRecord | None = None
         if hook.is_event:
-            event = EventRecord(
-                call_uuid=hook.call_uuid,
-                conversation_uuid=hook.conversation_uuid,
-                kind=hook.kind,
-                url=hook.url,
-                method=hook.method,
-                body=dict(hook.body),
-                created_at=self.clock.now(),
-            )
+            event = outbox_record(hook, self.clock.now())
             self.store.add_event(event)  # stored before it is sent
         self.clock.io_begin()
         lane_key = hook.call_uuid if (on_result is None and hook.call_uuid) else None
@@ -162,20 +167,9 @@ class InProcessWebhooks:
         if self.record:
             self.sent.append(hook)
         if self.store is not None and hook.is_event:
-            self.store.add_event(
-                EventRecord(
-                    call_uuid=hook.call_uuid,
-                    conversation_uuid=hook.conversation_uuid,
-                    kind=hook.kind,
-                    url=hook.url,
-                    method=hook.method,
-                    body=dict(hook.body),
-                    created_at=self.clock.now(),
-                    state="delivered",
-                    attempts=1,
-                    response_status=200,
-                )
-            )
+            event = outbox_record(hook, self.clock.now())
+            event.state, event.attempts, event.response_status = "delivered", 1, 200
+            self.store.add_event(event)
         reply = self.handler(hook)
         result = reply if isinstance(reply, HookResult) else HookResult(status=200, json=reply)
         if on_result is not None:

@@ -211,17 +211,19 @@ class Leg:
             return
         if journal:
             self.journal("event", f"{kind} {body.get('status', '')}".strip(), url=tgt.url)
-        self.switch.webhooks.send(
-            Hook(
-                kind=kind,
-                url=tgt.url,
-                method=tgt.method,
-                body=body,
-                call_uuid=self.uuid,
-                conversation_uuid=self.conversation_uuid,
-                connect_timeout=tgt.connect_timeout,
-                read_timeout=tgt.read_timeout,
-            )
+        self.switch.webhooks.send(self.event_hook(kind, body, tgt))
+
+    def event_hook(self, kind: str, body: dict[str, Any], target: EventTarget) -> Hook:
+        """The request for an event of this leg sent to ``target``."""
+        return Hook(
+            kind=kind,
+            url=target.url or "",
+            method=target.method,
+            body=body,
+            call_uuid=self.uuid,
+            conversation_uuid=self.conversation_uuid,
+            connect_timeout=target.connect_timeout,
+            read_timeout=target.read_timeout,
         )
 
     def emit_error(self, reason: str) -> None:

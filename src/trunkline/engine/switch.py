@@ -275,16 +275,7 @@ class Switch:
             self.clock.call_soon(lambda: reply(None))
             return
         leg.journal("event", f"{kind} {body.get('status', '')}".strip(), url=target.url)
-        hook = Hook(
-            kind=kind,
-            url=target.url,
-            method=target.method,
-            body=body,
-            call_uuid=leg.uuid,
-            conversation_uuid=leg.conversation_uuid,
-            connect_timeout=target.connect_timeout,
-            read_timeout=target.read_timeout,
-        )
+        hook = leg.event_hook(kind, body, target)
 
         def done(actions: Sequence[Action] | None, failure: FetchFailure | None) -> None:
             if failure is not None and not failure.reported:
