@@ -1,7 +1,7 @@
 """trunkline's documented exception tree.
 
 Every error trunkline raises on purpose derives from :class:`TrunklineError`.
-Foreign exceptions (httpx, SQLAlchemy, pydantic, OS errors) are translated at the
+Foreign exceptions (aiohttp, SQLAlchemy, pydantic, OS errors) are translated at the
 boundary of the layer that meets them, so callers only need to know this tree.
 """
 

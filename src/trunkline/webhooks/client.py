@@ -5,8 +5,9 @@ event, input, notify, record and transfer webhooks — spec §3). It makes exact
 attempt; retries and the fallback URL (§3.1, §3.12) belong to the layer above, which
 decides from :attr:`WebhookResponse.retryable`.
 
-:meth:`WebhookClient.send` never raises for network or HTTP problems: every httpx and
-OS exception is translated here into a short :attr:`WebhookResponse.error` reason.
+:meth:`WebhookClient.send` never raises for network or HTTP problems: every aiohttp and
+OS exception is translated here (:func:`error_reason`) into a short
+:attr:`WebhookResponse.error` reason.
 """
 
 from __future__ import annotations
@@ -15,17 +16,26 @@ import asyncio
 import errno
 import json
 import logging
+import re
 import socket
 import ssl
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Final
 
-import httpx
+import aiohttp
+from aiohttp import http_exceptions
+from aiohttp.abc import AbstractResolver
+from yarl import URL
 
 from trunkline.engine.hooks import RETRYABLE_ERRORS, RETRYABLE_STATUSES
+from trunkline.webhooks.content_coding import (
+    BodyTooLarge,
+    ContentDecoder,
+    ContentDecodingError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +44,12 @@ TEXT_CAP: Final = 64 * 1024
 
 CONNECT_TIMEOUT: Final = "connect timeout"
 READ_TIMEOUT: Final = "read timeout"
-WRITE_TIMEOUT: Final = "write timeout"
-POOL_TIMEOUT: Final = "pool timeout"
 CONNECTION_REFUSED: Final = "connection refused"
 CONNECTION_RESET: Final = "connection reset"
 NAME_RESOLUTION: Final = "name resolution failed"
 HOST_UNREACHABLE: Final = "host unreachable"
 TLS_ERROR: Final = "TLS error"
 CONNECT_ERROR: Final = "connect error"
-READ_ERROR: Final = "read error"
-WRITE_ERROR: Final = "write error"
 PROTOCOL_ERROR: Final = "protocol error"
 INVALID_URL: Final = "invalid URL"
 INVALID_REQUEST: Final = "invalid request"
@@ -55,6 +61,15 @@ NETWORK_ERROR: Final = "network error"
 # that closes before the answer is complete is reported as "connection reset".
 
 _METHODS: Final = frozenset({"GET", "POST"})
+
+#: A header field name (RFC 9110 §5.1: a token); aiohttp checks values, not names.
+_HEADER_NAME: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+#: Connections open at once, in all and to one host (aiohttp waits for a free one).
+POOL_LIMIT: Final = 200
+POOL_LIMIT_PER_HOST: Final = 100
+#: Seconds a resolved host name is reused before it is looked up again.
+DNS_CACHE_TTL: Final = 30
 
 
 @dataclass(frozen=True)
@@ -162,10 +177,6 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-class _TooLarge(Exception):
-    """The body passed ``max_body``."""
-
-
 class _BadURL(Exception):
     """Not an absolute http(s) URL with a host and a valid port."""
 
@@ -178,13 +189,17 @@ def _encode_body(req: WebhookRequest) -> tuple[bytes | None, list[tuple[str, str
 
 
 class WebhookClient:
-    """Sends webhooks over one shared :class:`httpx.AsyncClient` (pooled connections).
+    """Sends webhooks over one shared :class:`aiohttp.ClientSession` (pooled connections).
 
-    Each :meth:`send` is bounded three ways: the connect timeout, the read timeout
+    Each :meth:`send` is bounded three ways: the connect timeout (which also covers
+    name resolution and waiting for a free pooled connection), the read timeout
     between bytes, and a total deadline of connect + read timeouts, so a server that
     drips its answer a byte at a time cannot hold the call flow. Bodies beyond
-    ``max_body`` bytes are not read. ``transport`` swaps the network (for example
-    :class:`httpx.MockTransport`).
+    ``max_body`` bytes (after undoing any compression) are not read.
+
+    The session is created on the first :meth:`send`, inside the running event loop,
+    and the client stays bound to that loop. ``resolver`` replaces aiohttp's host name
+    resolver (for example a fake one in tests, or one that refuses private addresses).
     """
 
     def __init__(
@@ -192,17 +207,16 @@ class WebhookClient:
         *,
         max_body: int = 1_048_576,
         user_agent: str = "trunkline/0.1",
-        transport: httpx.AsyncBaseTransport | None = None,
+        resolver: AbstractResolver | None = None,
     ) -> None:
         if max_body <= 0:
             raise ValueError("max_body must be positive")
         self.max_body = max_body
         self.user_agent = user_agent
-        self._http = httpx.AsyncClient(
-            transport=transport,
-            follow_redirects=False,
-            trust_env=False,
-        )
+        self._resolver = resolver
+        self._http: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
 
     async def __aenter__(self) -> WebhookClient:
         return self
@@ -217,78 +231,139 @@ class WebhookClient:
 
     async def aclose(self) -> None:
         """Close pooled connections; the client cannot send afterwards."""
-        await self._http.aclose()
+        self._closed = True
+        if self._http is not None:
+            await self._http.close()
 
     async def send(self, req: WebhookRequest) -> WebhookResponse:
         """Make one attempt at ``req``; network and HTTP problems come back as ``error``.
 
         A body that cannot be encoded as JSON (a caller's bug, not the network's) raises
-        :class:`TypeError` or :class:`ValueError`.
+        :class:`TypeError` or :class:`ValueError`; so does sending on a closed client
+        (:class:`RuntimeError`).
         """
         started = time.perf_counter()
         state = _Progress()
         content, params = _encode_body(req)
+        session = self._session()
         try:
-            request = self._build(req, content, params)
-        except (httpx.InvalidURL, _BadURL):
+            url = _check_url(req.url)
+        except (ValueError, _BadURL):
             return self._finish(req, state, started, INVALID_URL)
+        if params:
+            # merge: a query string already in the configured URL is kept
+            url = url.extend_query(params)
+        deadline = req.connect_timeout + req.read_timeout
+        timeout = aiohttp.ClientTimeout(
+            total=deadline,
+            connect=req.connect_timeout,
+            sock_connect=req.connect_timeout,
+            sock_read=req.read_timeout,
+        )
         try:
-            async with asyncio.timeout(req.connect_timeout + req.read_timeout):
-                await self._exchange(request, state)
-        except TimeoutError:
-            # The total deadline: the connect timeout is shorter, so the peer was slow
-            # to answer after connecting (a "socket timeout" in Vonage's terms).
-            return self._finish(req, state, started, READ_TIMEOUT)
-        except _TooLarge:
+            # aiohttp's own total timeout rounds deadlines of 5 s and more up to a
+            # whole second; this one is exact, and also covers decoding the body.
+            async with asyncio.timeout(deadline):
+                await self._exchange(session, req, url, content, timeout, state)
+        except BodyTooLarge:
             return self._finish(req, state, started, TOO_LARGE)
-        except httpx.HTTPError as exc:
-            return self._finish(req, state, started, _reason(exc))
-        except OSError as exc:
-            return self._finish(req, state, started, _os_reason(exc) or NETWORK_ERROR)
+        except ContentDecodingError:
+            return self._finish(req, state, started, BAD_ENCODING)
+        except (
+            aiohttp.ClientError,
+            http_exceptions.HttpProcessingError,  # raised bare by the pure-Python parser
+            OSError,  # includes TimeoutError: aiohttp's timeouts and our deadline
+            ValueError,
+        ) as exc:
+            return self._finish(req, state, started, error_reason(exc))
+        except Exception as exc:
+            # Anything else from inside aiohttp is still the network's problem, not the
+            # caller's: report it rather than crash the call flow.
+            log.warning("webhook %s %s: unexpected %r", req.kind, req.url, exc, exc_info=True)
+            return self._finish(req, state, started, NETWORK_ERROR)
         return self._finish(req, state, started, None)
 
-    def _build(
-        self, req: WebhookRequest, content: bytes | None, params: list[tuple[str, str]]
-    ) -> httpx.Request:
+    def _session(self) -> aiohttp.ClientSession:
+        """The shared session, created on first use in the running loop."""
+        if self._closed:
+            raise RuntimeError("cannot send a webhook: the WebhookClient is closed")
+        loop = asyncio.get_running_loop()
+        if self._http is None:
+            connector = aiohttp.TCPConnector(
+                limit=POOL_LIMIT,
+                limit_per_host=POOL_LIMIT_PER_HOST,
+                ttl_dns_cache=DNS_CACHE_TTL,
+                resolver=self._resolver,
+            )
+            self._http = aiohttp.ClientSession(
+                connector=connector,
+                trust_env=False,  # no proxies or .netrc from the environment
+                cookie_jar=aiohttp.DummyCookieJar(),  # no cookies carried between webhooks
+                auto_decompress=False,  # ContentDecoder bounds the inflated size
+                raise_for_status=False,
+            )
+            # One attempt means one: newer aiohttp would otherwise resend a GET once
+            # on a fresh connection when the server drops it. Retries belong to the
+            # layer above (spec §3.1), which sees "connection reset". No public switch.
+            if hasattr(self._http, "_retry_connection"):
+                self._http._retry_connection = False
+            self._loop = loop
+        elif loop is not self._loop:
+            raise RuntimeError("a WebhookClient is bound to the event loop it first sent in")
+        return self._http
+
+    def _headers(self, req: WebhookRequest, has_body: bool) -> dict[str, str]:
         headers = {
             "User-Agent": self.user_agent,
             "Accept": "application/json",
-            # Webhook answers are small; identity keeps a compressed body from
-            # inflating far past max_body in one decoded chunk.
+            # Webhook answers are small; ask the server not to compress them at all.
             "Accept-Encoding": "identity",
         }
-        if content is not None:
+        if has_body:
             headers["Content-Type"] = "application/json"
-        headers.update(req.headers)
-        url = _check_url(req.url)
-        if params:
-            # merge: a query string already in the configured URL is kept
-            url = url.copy_merge_params(tuple(params))
-        timeout = httpx.Timeout(
-            connect=req.connect_timeout,
-            read=req.read_timeout,
-            write=req.read_timeout,
-            pool=req.connect_timeout,
-        )
-        return self._http.build_request(
-            req.method, url, content=content, headers=headers, timeout=timeout
-        )
+        if req.headers:
+            for name in req.headers:
+                if not _HEADER_NAME.fullmatch(name):
+                    raise ValueError(f"invalid header name {name!r}")
+            # the caller's headers win, whatever their case
+            replaced = {name.lower() for name in req.headers}
+            headers = {k: v for k, v in headers.items() if k.lower() not in replaced}
+            headers.update(req.headers)
+        return headers
 
-    async def _exchange(self, request: httpx.Request, state: _Progress) -> None:
-        response = await self._http.send(request, stream=True)
-        try:
-            state.status = response.status_code
-            state.headers = {k.lower(): v for k, v in response.headers.items()}
-            state.encoding = response.charset_encoding
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > self.max_body:
-                raise _TooLarge
-            async for chunk in response.aiter_bytes():
-                state.body.extend(chunk)
-                if len(state.body) > self.max_body:
-                    raise _TooLarge
-        finally:
-            await response.aclose()
+    async def _exchange(
+        self,
+        session: aiohttp.ClientSession,
+        req: WebhookRequest,
+        url: URL,
+        content: bytes | None,
+        timeout: aiohttp.ClientTimeout,
+        state: _Progress,
+    ) -> None:
+        async with session.request(
+            req.method,
+            url,
+            data=content,
+            headers=self._headers(req, content is not None),
+            timeout=timeout,
+            allow_redirects=False,
+        ) as response:
+            state.status = response.status
+            state.headers = _merge_headers(response.headers.items())
+            state.encoding = response.charset
+            try:
+                declared = response.headers.get("Content-Length", "")
+                if declared.isdigit() and int(declared) > self.max_body:
+                    raise BodyTooLarge
+                decoder = ContentDecoder(
+                    response.headers.getall("Content-Encoding", ()), self.max_body
+                )
+                async for chunk in response.content.iter_any():
+                    state.body += decoder.decode(chunk)
+                state.body += decoder.flush()
+            except (BodyTooLarge, ContentDecodingError):
+                response.close()  # drop the connection rather than drain the rest
+                raise
 
     def _finish(
         self, req: WebhookRequest, state: _Progress, started: float, error: str | None
@@ -330,13 +405,25 @@ class _Progress:
     body: bytearray = field(default_factory=bytearray)
 
 
-def _check_url(url: str) -> httpx.URL:
-    parsed = httpx.URL(url)
-    if parsed.scheme not in ("http", "https") or not parsed.host:
+def _check_url(url: str) -> URL:
+    parsed = URL(url)  # ValueError for a bad port or IPv6 literal
+    if parsed.scheme not in ("http", "https") or not parsed.raw_host:
         raise _BadURL(url)
-    if parsed.port is not None and not 0 < parsed.port < 65536:
+    if parsed.port is None or not 0 < parsed.port < 65536:
         raise _BadURL(url)
+    # the resolver would fail on this later with a bare UnicodeError: a label that is
+    # empty or longer than 63 characters (RFC 1035 §2.3.4)
+    parsed.raw_host.encode("idna")
     return parsed
+
+
+def _merge_headers(items: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Lower-cased names; a repeated header's values joined with ", " (RFC 9110 §5.3)."""
+    merged: dict[str, str] = {}
+    for name, value in items:
+        key = name.lower()
+        merged[key] = f"{merged[key]}, {value}" if key in merged else value
+    return merged
 
 
 def _decode(body: bytearray, encoding: str | None) -> str:
@@ -392,36 +479,50 @@ def _os_reason(exc: BaseException) -> str | None:
     return None
 
 
-def _reason(exc: httpx.HTTPError) -> str:
-    """Translate an httpx exception into a short reason (the boundary of rule 8)."""
-    if isinstance(exc, httpx.ConnectTimeout):
+def error_reason(exc: BaseException) -> str:
+    """Translate an aiohttp or OS exception into a short reason (the boundary of rule 8).
+
+    A timeout while connecting (which includes name resolution and waiting for a
+    pooled connection) is a connect timeout; any other timeout, between bytes or at
+    the total deadline, came after the peer accepted us: a read timeout.
+    """
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return CONNECT_TIMEOUT
-    if isinstance(exc, httpx.ReadTimeout):
+    if isinstance(exc, TimeoutError):  # aiohttp.SocketTimeoutError, the deadline
         return READ_TIMEOUT
-    if isinstance(exc, httpx.WriteTimeout):
-        return WRITE_TIMEOUT
-    if isinstance(exc, httpx.PoolTimeout):
-        return POOL_TIMEOUT
-    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
+    if isinstance(exc, aiohttp.InvalidURL | aiohttp.NonHttpUrlClientError):
         return INVALID_URL
-    if isinstance(exc, httpx.LocalProtocolError):
-        return INVALID_REQUEST
-    if isinstance(exc, httpx.DecodingError):
-        return BAD_ENCODING
-    if isinstance(exc, httpx.RemoteProtocolError):
-        # httpcore: "Server disconnected without sending a response."; h11: "peer
-        # closed connection without sending complete message body".
-        message = str(exc).lower()
-        if "disconnected" in message or "closed connection" in message:
-            return CONNECTION_RESET
-        return PROTOCOL_ERROR
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return CONNECTION_RESET
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        # the body could not be read to its end
+        return _parse_reason(exc, default=CONNECTION_RESET)
+    if isinstance(exc, aiohttp.ClientResponseError | http_exceptions.HttpProcessingError):
+        # a malformed status line, headers or chunk (aiohttp's parser says 400)
+        return _parse_reason(exc, default=PROTOCOL_ERROR)
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return TLS_ERROR
     os_reason = _os_reason(exc)
     if os_reason is not None:
         return os_reason
-    if isinstance(exc, httpx.ConnectError):
+    if isinstance(exc, aiohttp.ClientConnectorError):
         return CONNECT_ERROR
-    if isinstance(exc, httpx.ReadError):
-        return READ_ERROR
-    if isinstance(exc, httpx.WriteError):
-        return WRITE_ERROR
+    if isinstance(exc, ValueError):
+        # aiohttp refuses to send it, e.g. a header value with a line break
+        return INVALID_REQUEST
     return NETWORK_ERROR
+
+
+def _parse_reason(exc: BaseException, default: str) -> str:
+    """What aiohttp's HTTP parser found wrong with the response, if it says."""
+    for cause in _causes(exc):
+        if isinstance(cause, http_exceptions.ContentLengthError):
+            # the peer closed before the promised Content-Length had arrived
+            return CONNECTION_RESET
+        if isinstance(cause, http_exceptions.TransferEncodingError):
+            if "not enough data" in str(cause).lower():
+                return CONNECTION_RESET  # closed in the middle of the chunks
+            return PROTOCOL_ERROR
+        if isinstance(cause, http_exceptions.ContentEncodingError):
+            return BAD_ENCODING
+    return _os_reason(exc) or default

@@ -8,14 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import gzip
+import json
 import socket
+import ssl
 import struct
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Any
 
-import httpx
+import aiohttp
 import pytest
+from aiohttp.abc import AbstractResolver, ResolveResult
 from starlette.responses import Response, StreamingResponse
 
 from trunkline.testing import ServedApp, WebhookApp
@@ -26,6 +32,7 @@ from trunkline.webhooks import (
     answer_query,
     query_params,
 )
+from trunkline.webhooks.client import error_reason
 
 NCCO = [{"action": "talk", "text": "Hello from the answer URL"}]
 
@@ -204,6 +211,36 @@ async def test_caller_headers_override_defaults(
     [seen] = webapp.requests_to("/event")
     assert seen.headers["user-agent"] == "custom/1"
     assert seen.headers["accept"] == "*/*"
+
+
+async def test_caller_headers_override_defaults_whatever_their_case(
+    client: WebhookClient,
+) -> None:
+    heads: list[bytes] = []
+
+    async def record(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        heads.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+        await writer.drain()
+        await reader.read()
+
+    async with RawServer(record) as server:
+        await client.send(post(f"{server.url}/event", headers={"user-agent": "custom/2"}))
+    [head] = heads
+    agents = [line for line in head.lower().split(b"\r\n") if line.startswith(b"user-agent:")]
+    assert agents == [b"user-agent: custom/2"]
+
+
+async def test_repeated_response_headers_are_joined(client: WebhookClient) -> None:
+    async def twice(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 204 No Content\r\nX-Tag: a\r\nx-tag: b\r\n\r\n")
+        await writer.drain()
+        await reader.read()
+
+    async with RawServer(twice) as server:
+        response = await client.send(get(f"{server.url}/answer"))
+    assert response.headers["x-tag"] == "a, b"
 
 
 async def test_one_pool_reuses_the_connection(client: WebhookClient) -> None:
@@ -397,6 +434,23 @@ async def test_server_resets_the_connection(client: WebhookClient) -> None:
     assert response.retryable
 
 
+async def test_a_dropped_get_is_not_resent(client: WebhookClient) -> None:
+    # one attempt is one request: retrying is the caller's decision (spec §3.1)
+    connections = 0
+
+    async def reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await reader.readuntil(b"\r\n\r\n")
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    async with RawServer(reset) as server:
+        response = await client.send(get(f"{server.url}/answer"))
+    assert response.error == "connection reset"
+    assert connections == 1
+
+
 async def test_body_cut_short_is_no_answer(client: WebhookClient) -> None:
     async def cut(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
@@ -491,49 +545,187 @@ async def test_slow_drip_headers_are_cut_at_the_deadline(client: WebhookClient) 
     assert 0.39 <= response.latency < 1.0
 
 
-# --- translation of rarer transport errors (httpx's own fake transport) -----------------
+async def test_malformed_chunked_body(client: WebhookClient) -> None:
+    async def bad_chunk(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n[]\r\n0\r\n\r\n")
+        await writer.drain()
+        await reader.read()
+
+    async with RawServer(bad_chunk) as server:
+        response = await client.send(get(f"{server.url}/answer"))
+    assert (response.status, response.error) == (None, "protocol error")
+
+
+async def test_connection_closed_in_the_middle_of_the_chunks(client: WebhookClient) -> None:
+    async def cut(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n[{")
+        await writer.drain()
+
+    async with RawServer(cut) as server:
+        response = await client.send(get(f"{server.url}/answer"))
+    assert (response.status, response.error) == (None, "connection reset")
+
+
+async def test_headers_too_long_are_a_protocol_error(client: WebhookClient) -> None:
+    async def huge(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n")
+        await writer.drain()
+        await reader.read()
+
+    async with RawServer(huge) as server:
+        response = await client.send(get(f"{server.url}/answer"))
+    assert (response.status, response.error) == (None, "protocol error")
+
+
+async def test_tls_handshake_with_a_plain_http_server(client: WebhookClient) -> None:
+    async def plain(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        await reader.read()
+
+    async with RawServer(plain) as server:
+        url = server.url.replace("http://", "https://")
+        response = await client.send(get(f"{url}/answer"))
+    assert (response.status, response.error) == (None, "TLS error")
+    assert not response.retryable
+
+
+class NoNames(AbstractResolver):
+    """A resolver that knows no host names, as DNS answers for an unregistered domain."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        self.asked.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_name_resolution_failure() -> None:
+    resolver = NoNames()
+    async with WebhookClient(resolver=resolver) as c:
+        response = await c.send(get("http://app.example.com/answer"))
+    assert (response.status, response.error) == (None, "name resolution failed")
+    assert not response.retryable
+    assert resolver.asked == ["app.example.com"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Trace": "t-1\r\nX-Injected: 1"},
+        {"X Trace": "t-1"},
+        {"X-Trace:": "t-1"},
+    ],
+)
+async def test_invalid_headers_are_not_sent(
+    webapp: WebhookApp, base: str, client: WebhookClient, headers: dict[str, str]
+) -> None:
+    webapp.route("/event", None)
+    response = await client.send(post(f"{base}/event", headers=headers))
+    assert (response.status, response.error) == (None, "invalid request")
+    assert not response.retryable
+    assert webapp.requests_to("/event") == []
+
+
+async def test_host_name_that_cannot_be_encoded_is_an_invalid_url(client: WebhookClient) -> None:
+    response = await client.send(get(f"http://{'a' * 64}.example.com/answer"))
+    assert (response.status, response.error) == (None, "invalid URL")
+
+
+# --- compressed answers -----------------------------------------------------------------
+
+
+def compressed(body: bytes, coding: str) -> Response:
+    data = gzip.compress(body) if coding == "gzip" else zlib.compress(body)
+    if coding == "raw deflate":
+        data, coding = data[2:-4], "deflate"  # no zlib header and checksum
+    return Response(data, media_type="application/json", headers={"content-encoding": coding})
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "raw deflate"])
+async def test_compressed_answer_is_decoded(
+    webapp: WebhookApp, base: str, client: WebhookClient, coding: str
+) -> None:
+    webapp.route("/answer", compressed(json.dumps(NCCO).encode(), coding))
+    response = await client.send(get(f"{base}/answer"))
+    assert response.ok
+    assert response.json == NCCO
+    [seen] = webapp.requests_to("/answer")
+    assert seen.headers["accept-encoding"] == "identity"
+
+
+async def test_compressed_answer_cannot_inflate_past_max_body(
+    webapp: WebhookApp, base: str
+) -> None:
+    bomb = compressed(b"[" + b" " * 10_000_000 + b"]", "gzip")  # ~10 KB on the wire
+    webapp.route("/answer", bomb)
+    async with WebhookClient(max_body=100_000) as small:
+        response = await small.send(get(f"{base}/answer"))
+    assert (response.status, response.error) == (None, "response too large")
+    assert not response.retryable
+
+
+async def test_corrupt_compressed_answer(
+    webapp: WebhookApp, base: str, client: WebhookClient
+) -> None:
+    webapp.route(
+        "/answer",
+        Response(
+            b"not gzip at all", media_type="application/json", headers={"content-encoding": "gzip"}
+        ),
+    )
+    response = await client.send(get(f"{base}/answer"))
+    assert (response.status, response.error) == (None, "invalid content encoding")
+    assert not response.retryable
+
+
+# --- translation of errors loopback cannot produce --------------------------------------
+
+
+def _raised_from(exc: BaseException, cause: BaseException) -> BaseException:
+    try:
+        raise exc from cause
+    except BaseException as raised:
+        return raised
 
 
 @pytest.mark.parametrize(
     ("raised", "reason"),
     [
-        (httpx.ConnectTimeout("t"), "connect timeout"),
-        (httpx.ReadTimeout("t"), "read timeout"),
-        (httpx.WriteTimeout("t"), "write timeout"),
-        (httpx.PoolTimeout("t"), "pool timeout"),
-        (httpx.ConnectError("[Errno -2] Name or service not known"), "connect error"),
-        (httpx.ReadError("r"), "read error"),
-        (httpx.WriteError("w"), "write error"),
-        (httpx.LocalProtocolError("bad header"), "invalid request"),
-        (httpx.DecodingError("bad gzip"), "invalid content encoding"),
-        (httpx.UnsupportedProtocol("gopher"), "invalid URL"),
-        (httpx.ProxyError("p"), "network error"),
+        (aiohttp.ConnectionTimeoutError("Connection timeout to host"), "connect timeout"),
+        (aiohttp.SocketTimeoutError("Timeout on reading data from socket"), "read timeout"),
+        (TimeoutError(), "read timeout"),
+        (aiohttp.ClientOSError(errno.ECONNREFUSED, "refused"), "connection refused"),
+        (aiohttp.ClientOSError(errno.EPIPE, "broken pipe"), "connection reset"),
+        (aiohttp.ClientOSError(errno.EHOSTUNREACH, "no route to host"), "host unreachable"),
+        (aiohttp.ClientOSError(errno.ENETUNREACH, "network unreachable"), "host unreachable"),
         (ConnectionAbortedError(), "connection reset"),
+        (
+            _raised_from(aiohttp.ClientOSError(), socket.gaierror(-3, "again")),
+            "name resolution failed",
+        ),
+        (
+            _raised_from(aiohttp.ClientOSError(), ssl.SSLCertVerificationError("verify failed")),
+            "TLS error",
+        ),
+        (aiohttp.InvalidURL("gopher://x"), "invalid URL"),
+        (ValueError("Newline or carriage return detected in headers"), "invalid request"),
+        (aiohttp.ClientPayloadError("Response payload is not completed"), "connection reset"),
+        (aiohttp.ClientConnectionError("something else"), "network error"),
         (OSError("weird"), "network error"),
     ],
 )
-async def test_exceptions_are_translated(raised: Exception, reason: str) -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        raise raised
-
-    async with WebhookClient(transport=httpx.MockTransport(handler)) as c:
-        response = await c.send(get("http://app.example.com/answer"))
-    assert (response.status, response.error) == (None, reason)
-
-
-async def test_os_error_behind_an_httpx_error_decides_the_reason() -> None:
-    import ssl
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        try:
-            raise ssl.SSLCertVerificationError("certificate verify failed")
-        except ssl.SSLError as exc:
-            raise httpx.ConnectError("tls") from exc
-
-    async with WebhookClient(transport=httpx.MockTransport(handler)) as c:
-        response = await c.send(get("https://app.example.com/answer"))
-    assert response.error == "TLS error"
-    assert not response.retryable
+def test_exceptions_are_translated(raised: BaseException, reason: str) -> None:
+    assert error_reason(raised) == reason
 
 
 # --- pure helpers and request validation ------------------------------------------------
@@ -573,6 +765,24 @@ def test_query_params_encoding() -> None:
     ]
     with pytest.raises(TypeError):
         query_params({"when": object()})
+
+
+def test_client_is_made_outside_a_loop_and_sends_inside_one(webapp: WebhookApp) -> None:
+    client = WebhookClient()  # as HttpWebhooks does; the session waits for a loop
+    webapp.route("/answer", NCCO)
+
+    async def use() -> WebhookResponse:
+        async with ServedApp(webapp.asgi()) as served, client:
+            return await client.send(get(f"{served.url}/answer"))
+
+    assert asyncio.run(use()).json == NCCO
+
+
+async def test_closed_client_refuses_to_send(base: str) -> None:
+    client = WebhookClient()
+    await client.aclose()
+    with pytest.raises(RuntimeError, match="closed"):
+        await client.send(get(f"{base}/answer"))
 
 
 def test_request_method_is_checked_and_normalised() -> None:
