@@ -309,7 +309,8 @@ def main(*, quick: bool = False) -> None:
     )
     h = asyncio.run(run_http(100 if quick else 400))
     print(
-        f"real HTTP webhooks to an app process on 127.0.0.1 (uvicorn, aiohttp): {h['calls']} calls: "
+        "real HTTP webhooks to an app process on 127.0.0.1 (uvicorn, aiohttp): "
+        f"{h['calls']} calls: "
         f"{h['calls_per_s']:,.0f} calls/s "
         f"({h['calls_per_s'] / best['calls_per_s']:.3f}x in-process); {h['webhooks']} requests, "
         f"latency p50 {h['webhook_p50_ms']:.2f} ms, p99 {h['webhook_p99_ms']:.2f} ms"

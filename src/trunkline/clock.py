@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import heapq
-import math
 import itertools
 import logging
+import math
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -58,7 +58,7 @@ class Clock(Protocol):
 def iso(ts: float) -> str:
     """Vonage's timestamp format: ISO-8601 UTC with milliseconds (``…T12:00:00.000Z``)."""
     whole = math.floor(ts)
-    millis = min(999, int(round((ts - whole) * 1000)))
+    millis = min(999, round((ts - whole) * 1000))
     return f"{_iso_second(whole)}.{millis:03d}Z"
 
 
