@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from trunkline.engine.urlopts import retry_allowed
+
 #: Transport errors after which Vonage retries an NCCO webhook once (spec §3.1:
 #: "connect timeout, socket timeout, connection closed/reset").
 RETRYABLE_ERRORS = frozenset(
@@ -30,6 +32,16 @@ class Hook:
     connect_timeout: float = 1.0
     read_timeout: float = 10.0
     headers: dict[str, str] = field(default_factory=dict)
+    # per-URL overrides (engine/urlopts.py); None = Vonage's defaults
+    retries: int | None = None
+    retry_on: frozenset[str] | None = None
+    total_time: float | None = None
+
+    def may_retry(self, result: HookResult) -> bool:
+        """Whether a failed attempt is retried: Vonage's rule, or the URL's ``rp``."""
+        if self.retry_on is None:
+            return result.retryable
+        return retry_allowed(self.retry_on, result.status, result.error)
 
     @property
     def is_event(self) -> bool:

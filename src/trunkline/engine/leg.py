@@ -211,7 +211,9 @@ class Leg:
             return
         if journal:
             self.journal("event", f"{kind} {body.get('status', '')}".strip(), url=tgt.url)
-        self.switch.webhooks.send(self.event_hook(kind, body, tgt))
+        self.switch.webhooks.send(
+            self.switch.effective_hook(self.event_hook(kind, body, tgt), self)
+        )
 
     def event_hook(self, kind: str, body: dict[str, Any], target: EventTarget) -> Hook:
         """The request for an event of this leg sent to ``target``."""

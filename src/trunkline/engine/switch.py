@@ -6,6 +6,7 @@ ids, recorder, webhooks, network, directory) and never reads the wall clock.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 from collections.abc import Callable, Sequence
@@ -19,6 +20,7 @@ from trunkline.engine.flow import CallFlow
 from trunkline.engine.hooks import Hook, HookResult
 from trunkline.engine.leg import EventTarget, Leg
 from trunkline.engine.ports import Network, Prompt, Recorder, Webhooks
+from trunkline.engine.urlopts import split_url_options
 from trunkline.errors import CallStateError, NccoError, NotFound
 from trunkline.ids import Ids, conversation_uuid
 from trunkline.ncco import Action, parse_ncco
@@ -301,14 +303,17 @@ class Switch:
         """
         fallback = leg.app.fallback_answer_url if leg.app else None
 
-        def attempt(h: Hook, tries: int, is_fallback: bool) -> None:
+        def attempt(h: Hook, retried: int, is_fallback: bool, spent: float) -> None:
             def on_result(res: HookResult) -> None:
                 actions, failure = self._judge(leg, h, res, required=required)
                 if failure is None:
                     done(actions, None)
                     return
-                if res.retryable and tries > 1:
-                    attempt(h, tries - 1, is_fallback)
+                used = spent + res.latency
+                allowed = h.retries if h.retries is not None else 1  # Vonage: one retry
+                in_time = h.total_time is None or used < h.total_time
+                if retried < allowed and in_time and h.may_retry(res):
+                    attempt(h, retried + 1, is_fallback, used)
                     return
                 if fallback is not None and not is_fallback:
                     body = dict(h.body)
@@ -327,13 +332,32 @@ class Switch:
                         connect_timeout=fallback.connect_timeout,
                         read_timeout=fallback.socket_timeout,
                     )
-                    attempt(fb, 2, True)
+                    attempt(self.effective_hook(fb, leg), 0, True, 0.0)
                     return
                 done(None, failure)
 
             self.webhooks.send(h, on_result)
 
-        attempt(hook, 2, hook.kind == "fallback")
+        attempt(self.effective_hook(hook, leg), 0, hook.kind == "fallback", 0.0)
+
+    def effective_hook(self, hook: Hook, leg: Leg | None = None) -> Hook:
+        """Apply the URL's connection overrides (``#ct=…&rt=…``) and drop them from it."""
+        if "#" not in hook.url:
+            return hook
+        url, opts, problems = split_url_options(hook.url)
+        if problems and leg is not None:
+            leg.journal("warning", f"{hook.url}: " + "; ".join(problems))
+        if url == hook.url:
+            return hook
+        return dataclasses.replace(
+            hook,
+            url=url,
+            connect_timeout=opts.connect_timeout or hook.connect_timeout,
+            read_timeout=opts.read_timeout or hook.read_timeout,
+            retries=opts.retries,
+            retry_on=opts.retry_on,
+            total_time=opts.total_time,
+        )
 
     def _judge(
         self, leg: Leg, hook: Hook, res: HookResult, *, required: bool
