@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import ivr
+from bench import ivr, kit
 from trunkline.tuning import tune_gc
 
 
@@ -14,6 +14,7 @@ def main() -> None:
     args = parser.parse_args()
     tune_gc()  # as `trunkline serve` does
     ivr.main(quick=args.quick)
+    kit.main(quick=args.quick)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from trunkline.sim import Step
 from trunkline.store import open_store
 from trunkline.store.base import Store
 from trunkline.testing.server import ServedApp
+from trunkline.testing.timeline import print_timeline
 
 CALLER = "447700900100"
 APP_ID = "c0ffee00-0000-4000-8000-000000000000"
@@ -104,16 +105,6 @@ def report(store: Store, result: DemoResult, out: TextIO) -> None:
             result.legs[label] = leg.status
             print(f"{label:<22} {leg.status:<10} {leg.duration or 0:>6} s", file=out)
     result.entries = entries
-
-
-def print_timeline(
-    entries: list[TimelineEntry], names: dict[str, str], out: TextIO, *, start: float
-) -> None:
-    print(f"{'time':>9}  {'leg':<22} {'kind':<12} what", file=out)
-    print(f"{'-' * 9}  {'-' * 22} {'-' * 12} {'-' * 44}", file=out)
-    for e in entries:
-        who = names.get(e.call_uuid or "", (e.call_uuid or "")[:8])
-        print(f"{e.t - start:>8.3f}s  {who:<22} {e.kind:<12} {e.summary}", file=out)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

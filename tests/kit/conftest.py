@@ -1,0 +1,10 @@
+"""The kit's tests drive the example apps in the top-level ``examples/`` folder."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # `import examples` without installing it
