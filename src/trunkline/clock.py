@@ -180,23 +180,19 @@ class VirtualClock:
 
         Time jumps to the next timer only when no outside work is in flight, so a
         webhook answered over real HTTP arrives at the virtual instant it was asked
-        for. Stops when ``until()`` is true, when nothing is left to do, or after
-        ``max_time`` virtual seconds.
+        for. Stops when ``until()`` is true (once the work of that instant, I/O
+        included, is done — time does not move further), when nothing is left to do,
+        or after ``max_time`` virtual seconds.
         """
         limit = self._now + max_time
-        self._io_done = done = asyncio.Event()
+        self._io_done = asyncio.Event()
         while True:
             self.run_due()
             if until is not None and until():
+                await self._settle(io_timeout)
                 return
             if self.io_pending > 0:
-                done.clear()
-                try:
-                    await asyncio.wait_for(done.wait(), io_timeout)
-                except TimeoutError:
-                    raise TimeoutError(
-                        f"outside work still pending after {io_timeout}s of real time"
-                    ) from None
+                await self._wait_io(io_timeout)
                 continue
             # let finished I/O tasks hand their results over before jumping
             await asyncio.sleep(0)
@@ -206,6 +202,28 @@ class VirtualClock:
             if nxt is None or nxt > limit:
                 return
             self._now = nxt
+
+    async def _wait_io(self, io_timeout: float) -> None:
+        done = self._io_done
+        if done is None:
+            return
+        done.clear()
+        try:
+            await asyncio.wait_for(done.wait(), io_timeout)
+        except TimeoutError:
+            raise TimeoutError(
+                f"outside work still pending after {io_timeout}s of real time"
+            ) from None
+
+    async def _settle(self, io_timeout: float) -> None:
+        """Finish the current instant: what is due now, and the I/O in flight (a webhook
+        that was sent at this instant reaches the app before the caller looks at it)."""
+        while True:
+            if self.io_pending > 0:
+                await self._wait_io(io_timeout)
+            await asyncio.sleep(0)
+            if not self.run_due() and self.io_pending == 0:
+                return
 
     async def advance_async(self, seconds: float, *, io_timeout: float = 30.0) -> None:
         """Move virtual time forward by ``seconds`` under asyncio (see :meth:`run_async`)."""

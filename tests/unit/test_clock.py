@@ -107,3 +107,24 @@ async def test_advance_async_moves_to_the_deadline() -> None:
 
 def test_iso_has_milliseconds_and_z() -> None:
     assert iso(VIRTUAL_EPOCH + 1.2345) == "2026-01-01T00:00:01.234Z"
+
+
+async def test_run_async_until_finishes_the_instant_before_returning() -> None:
+    clock = VirtualClock()
+    seen: list[str] = []
+
+    async def delivery() -> None:
+        await asyncio.sleep(0.01)  # an event still on its way to the app
+        seen.append("delivered")
+        clock.io_end()
+
+    def complete() -> None:
+        seen.append("completed")
+        clock.io_begin()
+        asyncio.get_running_loop().create_task(delivery())
+
+    clock.call_later(3, complete)
+    clock.call_later(10, lambda: seen.append("later"))
+    await clock.run_async(until=lambda: "completed" in seen)
+    assert seen == ["completed", "delivered"]
+    assert clock.now() == VIRTUAL_EPOCH + 3
