@@ -148,6 +148,8 @@ class KitWebhooks:
         self.http_loop: asyncio.AbstractEventLoop | None = None
         self._queue: list[Callable[[], None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        # plain events reach an ASGI app in order per call, as HttpWebhooks delivers them
+        self._lanes: dict[str, asyncio.Task[None]] = {}
         self._http_waiting: dict[int, deque[Exchange]] = {}
         self._flask_raised: list[BaseException] = []
 
@@ -256,9 +258,19 @@ class KitWebhooks:
         assert loop is not None
         self.clock.io_begin()
         self.io_loop = loop
-        task = loop.create_task(self._asgi(app, request, hook, ex, event, on_result))
+        lane = hook.call_uuid if on_result is None else None
+        before = self._lanes.get(lane) if lane else None
+        task = loop.create_task(self._asgi(app, request, hook, ex, event, on_result, before))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if lane:
+            self._lanes[lane] = task
+
+            def release(done: asyncio.Task[None], key: str = lane) -> None:
+                if self._lanes.get(key) is done:
+                    del self._lanes[key]
+
+            task.add_done_callback(release)
 
     async def _asgi(
         self,
@@ -268,7 +280,10 @@ class KitWebhooks:
         ex: Exchange,
         event: EventRecord | None,
         on_result: OnResult | None,
+        before: asyncio.Task[None] | None = None,
     ) -> None:
+        if before is not None:
+            await asyncio.wait([before])  # the call's previous event first
         started = time.perf_counter()
         response: AppResponse | None = None
         try:
