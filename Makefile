@@ -12,6 +12,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
+	command -v sipp >/dev/null || (apt-get update -qq && apt-get install -y -qq sip-tester)
 	touch $(STAMP)
 
 run: $(STAMP)
