@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench demo clean
+.PHONY: run test lint typecheck unit tools bench demo clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -12,8 +12,11 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
-	command -v sipp >/dev/null || (apt-get update -qq && apt-get install -y -qq sip-tester)
 	touch $(STAMP)
+
+# Debian packages the tests drive (sipp as a real SIP peer); checked on every run.
+tools:
+	command -v sipp >/dev/null || (apt-get update -qq && apt-get install -y -qq sip-tester)
 
 run: $(STAMP)
 	$(BIN)/trunkline serve --example
@@ -28,7 +31,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy src/trunkline
 
-unit: $(STAMP)
+unit: $(STAMP) tools
 	$(BIN)/pytest
 
 test: lint typecheck unit
