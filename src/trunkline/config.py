@@ -60,6 +60,12 @@ class Config:
     sim_clock: Literal["real", "virtual"] = "real"
     applications: tuple[Application, ...] = ()
     numbers: tuple[tuple[str, str], ...] = ()  # (number, application id)
+    #: the account's API key and secret (basic auth for /v2/applications and numbers)
+    api_key: str | None = None
+    api_secret: str | None = None
+    #: serve the API over TLS with this certificate chain and key (PEM files)
+    tls_cert: str | None = None
+    tls_key: str | None = None
 
 
 def load_config(path: str | Path | None) -> Config:
@@ -189,6 +195,21 @@ class _Server(_Model):
     public_url: Annotated[str, AfterValidator(_public_url)] = ""  # "": http://{host}:{port}
     database: str = Field(DEFAULT_DATABASE, min_length=1)
     log_level: Annotated[LogLevel, BeforeValidator(_lower)] = "info"
+    tls_cert: str | None = Field(None, min_length=1)
+    tls_key: str | None = Field(None, min_length=1)
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> _Server:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise PydanticCustomError("config", "tls_key: give tls_cert and tls_key together")
+        return self
+
+
+class _Account(_Model):
+    """The account credentials the Application and Numbers APIs take (basic auth)."""
+
+    api_key: str = Field(min_length=1, max_length=64)
+    api_secret: str = Field(min_length=1, max_length=256)
 
 
 class _Sim(_Model):
@@ -206,6 +227,9 @@ class _Application(_Model):
     fallback_answer_url: AnswerHook = None
     fallback_answer_method: HttpMethod | None = None
     numbers: list[Annotated[str, AfterValidator(_e164)]] = Field(default_factory=list)
+    public_key: str | None = Field(None, min_length=1)  # PEM text, for REST JWTs
+    public_key_file: str | None = Field(None, min_length=1)  # or a path to the PEM file
+    call_rate_limit: float | None = Field(None, gt=0)  # REST call creations per second
 
     @field_validator("id")
     @classmethod
@@ -250,6 +274,7 @@ class _Application(_Model):
 
 class _File(_Model):
     server: _Server = Field(default_factory=_Server)
+    account: _Account | None = None
     sim: _Sim = Field(default_factory=_Sim)
     applications: list[_Application] = Field(default_factory=list)
 
@@ -289,6 +314,8 @@ def _build(model: _File, issues: list[str]) -> Config:
                 answer_url=entry.hook("answer"),
                 event_url=entry.hook("event"),
                 fallback_answer_url=entry.hook("fallback_answer"),
+                public_key=_public_key(entry, i, issues),
+                call_rate_limit=entry.call_rate_limit,
             )
         )
     return Config(
@@ -301,7 +328,30 @@ def _build(model: _File, issues: list[str]) -> Config:
         sim_clock=model.sim.clock,
         applications=tuple(apps),
         numbers=tuple(numbers),
+        api_key=model.account.api_key if model.account else None,
+        api_secret=model.account.api_secret if model.account else None,
+        tls_cert=server.tls_cert,
+        tls_key=server.tls_key,
     )
+
+
+def _public_key(entry: _Application, i: int, issues: list[str]) -> str | None:
+    """The PEM text of ``public_key`` or ``public_key_file`` (one of them at most)."""
+    where = f"applications[{i}]"
+    if entry.public_key is not None and entry.public_key_file is not None:
+        issues.append(f"{where}.public_key_file: public_key is set too; keep one of them")
+        return None
+    pem = entry.public_key
+    if entry.public_key_file is not None:
+        try:
+            pem = Path(entry.public_key_file).read_text()
+        except OSError as exc:
+            issues.append(f"{where}.public_key_file: cannot read: {exc.strerror or exc}")
+            return None
+    if pem is not None and "-----BEGIN PUBLIC KEY-----" not in pem:
+        issues.append(f"{where}.public_key: must be a PEM public key (BEGIN PUBLIC KEY)")
+        return None
+    return pem
 
 
 def _host_for_url(host: str) -> str:

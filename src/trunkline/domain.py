@@ -44,6 +44,16 @@ class Application:
     answer_url: Webhook | None = None
     event_url: Webhook | None = None
     fallback_answer_url: Webhook | None = None
+    #: PEM public key that verifies the application's REST JWTs (RS256); None: no REST access
+    public_key: str | None = None
+    #: Application API v2 voice settings (spec/VOICE-API.md §9), kept and echoed back
+    signed_callbacks: bool = True
+    conversations_ttl: int = 48  # hours
+    leg_persistence_time: int = 7  # days
+    region: str | None = None
+    improve_ai: bool = False
+    #: calls per second this application may create over REST (None: no limit)
+    call_rate_limit: float | None = None
 
 
 @dataclass

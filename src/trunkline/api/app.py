@@ -10,7 +10,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from trunkline.api import sim
+from trunkline.api import openapi, sim
+from trunkline.api.applications import ApplicationsApi
+from trunkline.api.auth import Account, Authenticator
+from trunkline.api.calls import CallsApi
+from trunkline.api.numbers import NumbersApi
 from trunkline.api.problems import problem
 from trunkline.call.runtime import Runtime
 from trunkline.errors import CallStateError, NotFound
@@ -18,7 +22,13 @@ from trunkline.errors import CallStateError, NotFound
 log = logging.getLogger(__name__)
 
 
-def create_app(rt: Runtime) -> Starlette:
+def create_app(rt: Runtime, *, auth: Authenticator | None = None) -> Starlette:
+    """The API for ``rt``; ``auth`` checks credentials (default: the config's account)."""
+    if auth is None:
+        cfg = rt.config
+        account = Account(cfg.api_key, cfg.api_secret) if cfg.api_key and cfg.api_secret else None
+        auth = Authenticator(rt.store, account=account)
+
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "live_calls": len(rt.platform.switch.legs)})
 
@@ -37,6 +47,10 @@ def create_app(rt: Runtime) -> Starlette:
         return problem(500, "An internal error occurred")
 
     routes = [Route("/health", health, methods=["GET"])]
+    routes += CallsApi(rt, auth).routes()
+    routes += ApplicationsApi(rt.store, auth).routes()
+    routes += NumbersApi(rt.store, auth).routes()
+    routes += openapi.routes()
     if rt.config.sim_enabled:
         routes += sim.routes(rt)
     return Starlette(

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from trunkline.cli import demo, ncco_cmd
+from trunkline.cli import admin, demo, ncco_cmd
 from trunkline.config import Config, load_config
 from trunkline.errors import ConfigError
 
@@ -35,8 +35,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         level=getattr(logging, cfg.log_level.upper(), logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if (args.tls_cert is None) != (args.tls_key is None):
+        print("error: give --tls-cert and --tls-key together", file=sys.stderr)
+        return 2
     tune_gc()
-    return asyncio.run(serve(cfg, host=args.host, port=args.port, example=args.example))
+    return asyncio.run(
+        serve(
+            cfg,
+            host=args.host,
+            port=args.port,
+            example=args.example,
+            tls=(args.tls_cert, args.tls_key) if args.tls_cert else None,
+        )
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,10 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also serve the bundled call-centre app and link it to 447700900000",
     )
+    serve.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate (chain)")
+    serve.add_argument("--tls-key", help="the PEM private key of --tls-cert")
     serve.set_defaults(func=cmd_serve)
 
     demo.register(sub)
     ncco_cmd.register(sub)
+    admin.register(sub)
     return parser
 
 

@@ -20,11 +20,23 @@ log = logging.getLogger(__name__)
 EXAMPLE_APP_ID = "0c0ffee0-0000-4000-8000-00000000ca11"
 
 
-async def serve(cfg: Config, *, host: str | None, port: int | None, example: bool) -> int:
+async def serve(
+    cfg: Config,
+    *,
+    host: str | None,
+    port: int | None,
+    example: bool,
+    tls: tuple[str, str] | None = None,
+) -> int:
+    """Run until stopped. ``tls`` (certificate, key) overrides the config's TLS files."""
     host = host or cfg.host
     port = port if port is not None else cfg.port
-    if host != cfg.host or port != cfg.port:
-        cfg = dataclasses.replace(cfg, host=host, port=port, public_url=f"http://{host}:{port}")
+    if tls is not None:
+        cfg = dataclasses.replace(cfg, tls_cert=tls[0], tls_key=tls[1])
+    scheme = "https" if cfg.tls_cert else "http"
+    default_url = f"http://{cfg.host}:{cfg.port}"
+    if host != cfg.host or port != cfg.port or (cfg.tls_cert and cfg.public_url == default_url):
+        cfg = dataclasses.replace(cfg, host=host, port=port, public_url=f"{scheme}://{host}:{port}")
     async with Runtime(cfg) as rt:
         app: Starlette = create_app(rt)
         if example:
@@ -50,7 +62,15 @@ async def serve(cfg: Config, *, host: str | None, port: int | None, example: boo
                 callcentre.CALL_CENTRE,
             )
         server = uvicorn.Server(
-            uvicorn.Config(app, host=host, port=port, log_level=cfg.log_level, lifespan="off")
+            uvicorn.Config(
+                app,
+                host=host,
+                port=port,
+                log_level=cfg.log_level,
+                lifespan="off",
+                ssl_certfile=cfg.tls_cert,
+                ssl_keyfile=cfg.tls_key,
+            )
         )
         await server.serve()
     return 0

@@ -41,6 +41,7 @@ class CallFilter:
     date_start: float | None = None
     date_end: float | None = None
     conversation_uuid: str | None = None
+    application_id: str | None = None
     page_size: int = 10
     record_index: int = 0
     order: Order = "asc"
@@ -205,6 +206,44 @@ def load_webhook(text: str | None) -> Webhook | None:
         http_method=d["http_method"],
         connect_timeout=float(d["connect_timeout"]),
         socket_timeout=float(d["socket_timeout"]),
+    )
+
+
+_SETTINGS = (
+    "signed_callbacks",
+    "conversations_ttl",
+    "leg_persistence_time",
+    "region",
+    "improve_ai",
+    "call_rate_limit",
+)
+
+
+def dump_settings(app: Application) -> str:
+    """The application's Application-API settings as JSON text (one column, one field)."""
+    return dump_json({key: getattr(app, key) for key in _SETTINGS}, "application settings")
+
+
+def load_application(
+    *,
+    id: str,
+    name: str,
+    answer_url: str | None,
+    event_url: str | None,
+    fallback_answer_url: str | None,
+    public_key: str | None,
+    settings: str | None,
+) -> Application:
+    """An application from its stored columns (``settings`` None: a version-1 row)."""
+    extra = load_json(settings) if settings else {}
+    return Application(
+        id=id,
+        name=name,
+        answer_url=load_webhook(answer_url),
+        event_url=load_webhook(event_url),
+        fallback_answer_url=load_webhook(fallback_answer_url),
+        public_key=public_key,
+        **{key: extra[key] for key in _SETTINGS if key in extra},
     )
 
 

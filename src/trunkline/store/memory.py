@@ -22,8 +22,9 @@ from trunkline.store.base import (
     check_number,
     check_stored_event,
     copy_json,
+    dump_settings,
     dump_webhook,
-    load_webhook,
+    load_application,
 )
 
 
@@ -145,12 +146,14 @@ class MemoryStore:
 
     def put_application(self, app: Application) -> None:
         self._check_open()
-        self._apps[app.id] = Application(
+        self._apps[app.id] = load_application(
             id=app.id,
             name=app.name,
-            answer_url=load_webhook(dump_webhook(app.answer_url)),
-            event_url=load_webhook(dump_webhook(app.event_url)),
-            fallback_answer_url=load_webhook(dump_webhook(app.fallback_answer_url)),
+            answer_url=dump_webhook(app.answer_url),
+            event_url=dump_webhook(app.event_url),
+            fallback_answer_url=dump_webhook(app.fallback_answer_url),
+            public_key=app.public_key,
+            settings=dump_settings(app),
         )
 
     def get_application(self, app_id: str) -> Application | None:
@@ -224,6 +227,7 @@ class MemoryStore:
             and (flt.date_start is None or c.created_at >= flt.date_start)
             and (flt.date_end is None or c.created_at <= flt.date_end)
             and (flt.conversation_uuid is None or c.conversation_uuid == flt.conversation_uuid)
+            and (flt.application_id is None or c.application_id == flt.application_id)
         ]
         matching.sort(key=lambda c: (c.created_at, c.seq), reverse=flt.order == "desc")
         page = matching[flt.record_index : flt.record_index + flt.page_size]

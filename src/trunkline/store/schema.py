@@ -11,7 +11,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+#: Columns added since version 1, added to older files when they are opened.
+ADDED_COLUMNS: dict[int, list[tuple[str, str]]] = {
+    2: [("applications", "public_key"), ("applications", "settings")],
+}
 
 #: 64-bit keys in PostgreSQL; SQLite's rowid alias must be spelled INTEGER.
 _Key = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -33,6 +38,9 @@ applications = sa.Table(
     sa.Column("answer_url", sa.Text),
     sa.Column("event_url", sa.Text),
     sa.Column("fallback_answer_url", sa.Text),
+    sa.Column("public_key", sa.Text),  # PEM (version 2)
+    # JSON {signed_callbacks, conversations_ttl, leg_persistence_time, region, ...} (version 2)
+    sa.Column("settings", sa.Text),
 )
 
 numbers = sa.Table(

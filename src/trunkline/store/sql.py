@@ -34,9 +34,10 @@ from trunkline.store.base import (
     check_number,
     check_stored_event,
     dump_json,
+    dump_settings,
     dump_webhook,
+    load_application,
     load_json,
-    load_webhook,
 )
 
 #: Buffered timeline entries written at once when no other write comes first.
@@ -78,6 +79,8 @@ class SqlStore:
                     f"database schema version {version} is newer than this trunkline "
                     f"understands ({schema.SCHEMA_VERSION})"
                 )
+            elif version < schema.SCHEMA_VERSION:
+                _migrate(conn, version)
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -130,6 +133,8 @@ class SqlStore:
             "answer_url": dump_webhook(app.answer_url),
             "event_url": dump_webhook(app.event_url),
             "fallback_answer_url": dump_webhook(app.fallback_answer_url),
+            "public_key": app.public_key,
+            "settings": dump_settings(app),
         }
         with self._write() as conn:
             self._upsert(conn, schema.applications, "id", values)
@@ -225,6 +230,8 @@ class SqlStore:
             where.append(c.c.created_at <= flt.date_end)
         if flt.conversation_uuid is not None:
             where.append(c.c.conversation_uuid == flt.conversation_uuid)
+        if flt.application_id is not None:
+            where.append(c.c.application_id == flt.application_id)
         if flt.order == "asc":
             order = (c.c.created_at.asc(), c.c.seq.asc())
         else:
@@ -384,13 +391,23 @@ def _excluded(table: sa.Table, key: str, stmt: sqlite.Insert | postgresql.Insert
 
 
 def _application(r: sa.Row[Any]) -> Application:
-    return Application(
+    return load_application(
         id=r.id,
         name=r.name,
-        answer_url=load_webhook(r.answer_url),
-        event_url=load_webhook(r.event_url),
-        fallback_answer_url=load_webhook(r.fallback_answer_url),
+        answer_url=r.answer_url,
+        event_url=r.event_url,
+        fallback_answer_url=r.fallback_answer_url,
+        public_key=r.public_key,
+        settings=r.settings,
     )
+
+
+def _migrate(conn: Connection, version: int) -> None:
+    """Bring a file written by an older trunkline up to :data:`schema.SCHEMA_VERSION`."""
+    for target in range(version + 1, schema.SCHEMA_VERSION + 1):
+        for table, column in schema.ADDED_COLUMNS.get(target, []):
+            conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {column} TEXT"))
+    conn.execute(schema.schema_version.update().values(version=schema.SCHEMA_VERSION))
 
 
 def _call(r: sa.Row[Any]) -> CallRecord:

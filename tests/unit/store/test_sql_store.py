@@ -162,3 +162,27 @@ def test_portable_upsert_for_other_dialects(tmp_path: Path) -> None:
         update_or_insert(conn, schema.numbers, "number", {"number": "1", "application_id": APP.id})
     assert store.list_numbers() == [("1", APP.id), ("2", None)]
     store.close()
+
+
+def test_version_1_file_is_migrated(tmp_path: Path) -> None:
+    """A file written before applications had keys and settings opens and keeps its rows."""
+    path = tmp_path / "v1.db"
+    with sqlite3.connect(path) as raw:
+        raw.executescript(
+            """
+            CREATE TABLE schema_version (version INTEGER NOT NULL);
+            INSERT INTO schema_version VALUES (1);
+            CREATE TABLE applications (id TEXT PRIMARY KEY, name TEXT NOT NULL,
+                answer_url TEXT, event_url TEXT, fallback_answer_url TEXT);
+            INSERT INTO applications VALUES ('app-1', 'old', NULL, NULL, NULL);
+            """
+        )
+    store = open_store(str(path))
+    assert store.get_application("app-1") == Application(id="app-1", name="old")
+    store.put_application(Application(id="app-1", name="old", public_key="PEM", region="eu-west"))
+    assert store.get_application("app-1") == Application(
+        id="app-1", name="old", public_key="PEM", region="eu-west"
+    )
+    store.close()
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]

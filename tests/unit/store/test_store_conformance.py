@@ -454,3 +454,40 @@ def test_closed_store_refuses_work(store: Store) -> None:
         store.add_timeline(TimelineEntry(T0, "leg", "x"))
     with pytest.raises(StoreError, match="closed"):
         store.timeline()
+
+
+# Application API settings and per-application call lists (schema version 2)
+
+PEM = "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n"
+
+
+def test_application_settings_round_trip(store: Store) -> None:
+    full = replace(
+        app(),
+        public_key=PEM,
+        signed_callbacks=False,
+        conversations_ttl=9000,
+        leg_persistence_time=31,
+        region="eu-west",
+        improve_ai=True,
+        call_rate_limit=2.5,
+    )
+    store.put_application(full)
+    assert store.get_application(APP_A) == full
+    assert store.list_applications() == [full]
+    store.link_number("447700900000", APP_A)
+    assert store.application_for_number("447700900000") == full
+    plain = replace(full, public_key=None, region=None, call_rate_limit=None)
+    store.put_application(plain)
+    assert store.get_application(APP_A) == plain
+
+
+def test_list_calls_by_application(store: Store) -> None:
+    store.save_call(call("a1", T0 + 1, application_id=APP_A))
+    store.save_call(call("b1", T0 + 2, application_id=APP_B))
+    store.save_call(call("a2", T0 + 3, application_id=APP_A))
+    store.save_call(call("n1", T0 + 4))
+    assert uuids(store.list_calls(CallFilter(application_id=APP_A))) == (2, ["a1", "a2"])
+    assert uuids(store.list_calls(CallFilter(application_id=APP_B, order="desc"))) == (1, ["b1"])
+    assert uuids(store.list_calls(CallFilter(application_id="other"))) == (0, [])
+    assert store.list_calls(CallFilter())[0] == 4
