@@ -12,6 +12,10 @@ from trunkline.config import Config, apply_config
 from trunkline.engine.switch import EngineSettings
 from trunkline.store import open_store
 from trunkline.store.base import Store
+from trunkline.webhooks.client import WebhookClient
+from trunkline.webhooks.guard import UrlGuard
+from trunkline.webhooks.outbox import RetryPolicy, close_orphaned_calls
+from trunkline.webhooks.signing import WebhookSigner
 
 log = logging.getLogger(__name__)
 
@@ -19,9 +23,22 @@ log = logging.getLogger(__name__)
 class Runtime:
     """``async with Runtime(config) as rt:`` — everything ``trunkline serve`` runs."""
 
-    def __init__(self, config: Config, *, store: Store | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        store: Store | None = None,
+        webhook_policy: RetryPolicy | None = None,
+        url_guard: UrlGuard | None = None,
+        signer: WebhookSigner | None = None,
+    ) -> None:
         self.config = config
         self._given_store = store
+        # webhook delivery: durable mode, a guard that allows private addresses, and
+        # signing only with a signature secret (none is configured by default)
+        self.webhook_policy = webhook_policy or RetryPolicy()
+        self.url_guard = url_guard or UrlGuard()
+        self.signer = signer
         self.clock: Clock
         self.virtual: VirtualClock | None = None
         self.store: Store
@@ -37,13 +54,25 @@ class Runtime:
             self.clock = self.virtual
         else:
             self.clock = AsyncioClock()
-        self.webhooks = HttpWebhooks(self.clock, self.store)
+        self.webhooks = HttpWebhooks(
+            self.clock,
+            self.store,
+            WebhookClient(guard=self.url_guard),
+            policy=self.webhook_policy,
+            signer=self.signer,
+        )
         self.platform = Platform(
             clock=self.clock,
             store=self.store,
             webhooks=self.webhooks,
             settings=EngineSettings(base_url=cfg.public_url),
         )
+        # restart recovery: calls a previous process left live get a final state, and
+        # every event it left undelivered (those included) is delivered, same ids
+        closed = close_orphaned_calls(self.store, self.clock.now())
+        if closed:
+            log.warning("closed %d call(s) left live by a previous run", len(closed))
+        self.webhooks.recover()
         log.info(
             "trunkline ready: %d application(s), %d number(s), database %s, %s clock",
             len(cfg.applications),

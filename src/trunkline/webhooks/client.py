@@ -36,6 +36,7 @@ from trunkline.webhooks.content_coding import (
     ContentDecoder,
     ContentDecodingError,
 )
+from trunkline.webhooks.guard import FORBIDDEN_ADDRESS, ForbiddenAddress, GuardedResolver, UrlGuard
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +200,10 @@ class WebhookClient:
 
     The session is created on the first :meth:`send`, inside the running event loop,
     and the client stays bound to that loop. ``resolver`` replaces aiohttp's host name
-    resolver (for example a fake one in tests, or one that refuses private addresses).
+    resolver (for example a fake one in tests). ``guard`` refuses forbidden addresses
+    (see :mod:`trunkline.webhooks.guard`): literal ones in the URL before connecting, and
+    resolved ones through a :class:`GuardedResolver` wrapped around ``resolver``; a
+    refusal is the error ``"forbidden address"``. Redirects are never followed.
     """
 
     def __init__(
@@ -208,11 +212,15 @@ class WebhookClient:
         max_body: int = 1_048_576,
         user_agent: str = "trunkline/0.1",
         resolver: AbstractResolver | None = None,
+        guard: UrlGuard | None = None,
     ) -> None:
         if max_body <= 0:
             raise ValueError("max_body must be positive")
         self.max_body = max_body
         self.user_agent = user_agent
+        self.guard = guard
+        if guard is not None:
+            resolver = GuardedResolver(guard, resolver)
         self._resolver = resolver
         self._http: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -250,6 +258,11 @@ class WebhookClient:
             url = _check_url(req.url)
         except (ValueError, _BadURL):
             return self._finish(req, state, started, INVALID_URL)
+        if self.guard is not None and url.raw_host is not None:
+            why = self.guard.host_problem(url.raw_host)
+            if why is not None:
+                log.warning("webhook %s %s refused: %s", req.kind, req.url, why)
+                return self._finish(req, state, started, FORBIDDEN_ADDRESS)
         if params:
             # merge: a query string already in the configured URL is kept
             url = url.extend_query(params)
@@ -461,6 +474,8 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
 
 def _os_reason(exc: BaseException) -> str | None:
     for cause in _causes(exc):
+        if isinstance(cause, ForbiddenAddress):
+            return FORBIDDEN_ADDRESS
         if isinstance(cause, socket.gaierror):
             return NAME_RESOLUTION
         if isinstance(cause, ssl.SSLError | ssl.CertificateError):
