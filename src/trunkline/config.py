@@ -66,6 +66,13 @@ class Config:
     #: serve the API over TLS with this certificate chain and key (PEM files)
     tls_cert: str | None = None
     tls_key: str | None = None
+    #: webhook delivery: "durable" (retry with backoff up to the horizon) or "vonage"
+    webhook_mode: Literal["durable", "vonage"] = "durable"
+    webhook_horizon: float = 3600.0  # seconds
+    #: refuse private and loopback addresses too (multi-tenant hosting)
+    strict_urls: bool = False
+    #: signs webhooks (HS256) for applications with signed_callbacks, when set
+    signature_secret: str | None = None
 
 
 def load_config(path: str | Path | None) -> Config:
@@ -210,6 +217,16 @@ class _Account(_Model):
 
     api_key: str = Field(min_length=1, max_length=64)
     api_secret: str = Field(min_length=1, max_length=256)
+    #: the secret that signs webhooks (Vonage's "signature secret"); optional
+    signature_secret: str | None = Field(None, min_length=16, max_length=256)
+
+
+class _Webhooks(_Model):
+    """How events are delivered (issue 4): durable by default, or Vonage's bounded retries."""
+
+    mode: Literal["durable", "vonage"] = "durable"
+    horizon: int = Field(3600, ge=60, le=7 * 86400)  # seconds an event is retried for
+    strict_urls: bool = False
 
 
 class _Sim(_Model):
@@ -276,6 +293,7 @@ class _File(_Model):
     server: _Server = Field(default_factory=_Server)
     account: _Account | None = None
     sim: _Sim = Field(default_factory=_Sim)
+    webhooks: _Webhooks = Field(default_factory=_Webhooks)
     applications: list[_Application] = Field(default_factory=list)
 
 
@@ -332,6 +350,10 @@ def _build(model: _File, issues: list[str]) -> Config:
         api_secret=model.account.api_secret if model.account else None,
         tls_cert=server.tls_cert,
         tls_key=server.tls_key,
+        webhook_mode=model.webhooks.mode,
+        webhook_horizon=float(model.webhooks.horizon),
+        strict_urls=model.webhooks.strict_urls,
+        signature_secret=model.account.signature_secret if model.account else None,
     )
 
 

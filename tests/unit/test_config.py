@@ -330,3 +330,41 @@ def test_apply_config_relinks_and_keeps_others() -> None:
     assert store.get_application(other.id) == other
     assert store.application_for_number("447700900000") == config.applications[0]
     assert store.application_for_number("15550001111") == other
+
+
+def test_webhook_delivery_settings() -> None:
+    cfg = parse_config(
+        {
+            "account": {
+                "api_key": "abcd1234",
+                "api_secret": "s3cret",
+                "signature_secret": "a-signature-secret-of-enough-length",
+            },
+            "webhooks": {"mode": "vonage", "horizon": 600, "strict_urls": True},
+        }
+    )
+    assert cfg.webhook_mode == "vonage" and cfg.webhook_horizon == 600.0
+    assert cfg.strict_urls is True
+    assert cfg.signature_secret == "a-signature-secret-of-enough-length"
+    defaults = parse_config({})
+    assert (defaults.webhook_mode, defaults.webhook_horizon, defaults.strict_urls) == (
+        "durable",
+        3600.0,
+        False,
+    )
+    assert defaults.signature_secret is None
+
+
+@pytest.mark.parametrize(
+    ("webhooks", "key"),
+    [
+        ({"mode": "sometimes"}, "webhooks.mode"),
+        ({"horizon": 5}, "webhooks.horizon"),
+        ({"strict_urls": "yes"}, "webhooks.strict_urls"),
+        ({"retries": 3}, "webhooks.retries"),
+    ],
+)
+def test_bad_webhook_settings_name_the_key(webhooks: dict[str, object], key: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config({"webhooks": webhooks})
+    assert key in str(err.value)

@@ -34,10 +34,14 @@ class Runtime:
     ) -> None:
         self.config = config
         self._given_store = store
-        # webhook delivery: durable mode, a guard that allows private addresses, and
-        # signing only with a signature secret (none is configured by default)
-        self.webhook_policy = webhook_policy or RetryPolicy()
-        self.url_guard = url_guard or UrlGuard()
+        # webhook delivery as configured ([webhooks], [account] signature_secret);
+        # parameters given here win (tests)
+        self.webhook_policy = webhook_policy or RetryPolicy(
+            mode=config.webhook_mode, horizon=config.webhook_horizon
+        )
+        self.url_guard = url_guard or UrlGuard(strict=config.strict_urls)
+        if signer is None and config.signature_secret:
+            signer = WebhookSigner(config.signature_secret, config.api_key or "trunkline")
         self.signer = signer
         self.clock: Clock
         self.virtual: VirtualClock | None = None

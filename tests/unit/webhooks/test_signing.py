@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from pathlib import Path
 
 import jwt
 import pytest
@@ -62,3 +63,23 @@ def test_a_tampered_token_fails_the_signature() -> None:
 def test_an_empty_secret_is_refused() -> None:
     with pytest.raises(ValueError):
         WebhookSigner("", "key")
+
+
+async def test_the_runtime_signs_when_the_account_has_a_signature_secret(tmp_path: Path) -> None:
+    from trunkline.call.runtime import Runtime
+    from trunkline.config import parse_config
+
+    secret = "a-signature-secret-of-enough-length"
+    cfg = parse_config(
+        {
+            "server": {"database": f"sqlite:///{tmp_path / 'sign.db'}"},
+            "account": {"api_key": "abcd1234", "api_secret": "x", "signature_secret": secret},
+            "webhooks": {"mode": "vonage", "strict_urls": True},
+        }
+    )
+    async with Runtime(cfg) as rt:
+        assert rt.signer is not None and rt.signer.api_key == "abcd1234"
+        assert rt.webhook_policy.mode == "vonage"
+        assert rt.url_guard.strict is True
+    async with Runtime(parse_config({"server": {"database": "memory:"}})) as plain:
+        assert plain.signer is None and plain.webhook_policy.mode == "durable"
