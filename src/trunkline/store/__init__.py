@@ -3,18 +3,22 @@
 :func:`open_store` picks the implementation from a URL: ``"memory:"`` gives a
 :class:`MemoryStore`; ``"sqlite:///path/file.db"``, a bare file path or any other
 SQLAlchemy URL (``postgresql+psycopg://…``) gives a :class:`SqlStore`.
+
+SQLAlchemy is imported only when a SQL store is opened (or ``SqlStore`` is named):
+a test on the in-memory store starts without it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-
-from sqlalchemy.engine import URL
+from typing import TYPE_CHECKING, Any
 
 from trunkline.errors import StoreError
 from trunkline.store.base import CallFilter, Order, Store
 from trunkline.store.memory import MemoryStore
-from trunkline.store.sql import SqlStore
+
+if TYPE_CHECKING:
+    from trunkline.store.sql import SqlStore
 
 MEMORY_URL = "memory:"
 
@@ -30,9 +34,21 @@ def open_store(url: str) -> Store:
         raise StoreError("empty database URL")
     if url == MEMORY_URL:
         return MemoryStore()
+    from sqlalchemy.engine import URL
+
+    from trunkline.store.sql import SqlStore
+
     if "://" in url:
         return SqlStore(url)
     return SqlStore(URL.create("sqlite", database=str(Path(url).expanduser())))
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SqlStore":
+        from trunkline.store.sql import SqlStore
+
+        return SqlStore
+    raise AttributeError(f"module 'trunkline.store' has no attribute {name!r}")
 
 
 __all__ = [

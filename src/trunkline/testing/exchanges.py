@@ -19,10 +19,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from trunkline.call.webhooks import HttpWebhooks
 from trunkline.clock import VirtualClock
 from trunkline.domain import EventRecord, TimelineEntry
 from trunkline.engine.hooks import NCCO_KINDS, Hook, HookResult
@@ -35,7 +34,10 @@ from trunkline.testing.inprocess import (
     call_asgi,
     call_wsgi,
 )
-from trunkline.webhooks.client import WebhookClient, WebhookRequest, WebhookResponse
+
+if TYPE_CHECKING:  # the HTTP path loads aiohttp: only when an app is given as a URL
+    from trunkline.call.webhooks import HttpWebhooks
+    from trunkline.webhooks.client import WebhookRequest, WebhookResponse
 
 log = logging.getLogger(__name__)
 
@@ -114,19 +116,6 @@ class AppError(AssertionError):
 def origin_of(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
-
-
-class _RecordingClient(WebhookClient):
-    """The real webhook client, telling the kit what each request got back."""
-
-    def __init__(self, owner: KitWebhooks) -> None:
-        super().__init__()
-        self.owner = owner
-
-    async def send(self, req: WebhookRequest) -> WebhookResponse:
-        res = await super().send(req)
-        self.owner.http_answered(req, res)
-        return res
 
 
 class KitWebhooks:
@@ -374,7 +363,10 @@ class KitWebhooks:
         loop = self.loop
         assert loop is not None
         if self.http is None:
-            self.http = HttpWebhooks(self.clock, self.store, client=_RecordingClient(self))
+            from trunkline.call.webhooks import HttpWebhooks
+            from trunkline.testing.http_client import RecordingClient
+
+            self.http = HttpWebhooks(self.clock, self.store, client=RecordingClient(self))
             self.http_loop = loop
         elif self.http_loop is not loop:
             raise RuntimeError(

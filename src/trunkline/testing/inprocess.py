@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import unquote, urlencode, urlsplit
 
-from trunkline.webhooks.client import query_params
+from trunkline.webhooks.params import query_params
 
 AppKind = Literal["asgi", "wsgi"]
 
