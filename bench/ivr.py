@@ -17,9 +17,7 @@ engine step (each clock callback), p50/p99.
 from __future__ import annotations
 
 import asyncio
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bench.child import ChildServer
 from trunkline.call.platform import Platform
 from trunkline.call.webhooks import HttpWebhooks, InProcessWebhooks
 from trunkline.clock import VirtualClock, _VirtualTimer
@@ -205,20 +204,12 @@ def http_app() -> Starlette:
     )
 
 
-class AppProcess:
+class AppProcess(ChildServer):
     """The voice app in its own process (as a customer's app would be), on 127.0.0.1."""
 
     def __init__(self) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> AppProcess:
-        root = Path(__file__).resolve().parent.parent
-        self.proc = subprocess.Popen(
-            [
+        super().__init__(
+            lambda port: [
                 sys.executable,
                 "-m",
                 "uvicorn",
@@ -227,27 +218,20 @@ class AppProcess:
                 "--host",
                 "127.0.0.1",
                 "--port",
-                str(self.port),
+                str(port),
                 "--log-level",
                 "warning",
                 "--no-access-log",
             ],
-            cwd=root,
+            "the bench app",
         )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return self
-            except OSError:
-                time.sleep(0.05)  # readiness poll of a child process, bounded
-        self.__exit__()
-        raise RuntimeError("the bench app did not start")
+
+    def __enter__(self) -> AppProcess:
+        self.start()
+        return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
+        self.stop()
 
 
 async def run_http(calls: int) -> dict[str, float]:

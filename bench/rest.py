@@ -13,9 +13,7 @@ JWT verification alone, in process (``Authenticator.application``).
 from __future__ import annotations
 
 import asyncio
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +25,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from bench.child import ChildServer
 from bench.ivr import AppProcess
 from trunkline.api.auth import Authenticator
 from trunkline.domain import Application
@@ -92,43 +91,33 @@ async def serve(port: int, database: str, public_key_file: str, event_url: str) 
         await server.serve()
 
 
-class ServerProcess:
+class ServerProcess(ChildServer):
+    """trunkline itself in its own process, with the bench application's public key."""
+
     def __init__(self, tmp: Path, key: KeyPair, event_url: str, store: str) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
         key_file = tmp / "app.pub"
         key_file.write_text(key.public_key)
-        self.args = [
-            sys.executable,
-            "-m",
-            "bench.rest",
-            "serve",
-            str(self.port),
-            f"sqlite:///{tmp / 'rest.db'}" if store == "sqlite" else "memory:",
-            str(key_file),
-            event_url,
-        ]
-        self.proc: subprocess.Popen[bytes] | None = None
+        database = f"sqlite:///{tmp / 'rest.db'}" if store == "sqlite" else "memory:"
+        super().__init__(
+            lambda port: [
+                sys.executable,
+                "-m",
+                "bench.rest",
+                "serve",
+                str(port),
+                database,
+                str(key_file),
+                event_url,
+            ],
+            "trunkline",
+        )
 
     def __enter__(self) -> ServerProcess:
-        root = Path(__file__).resolve().parent.parent
-        self.proc = subprocess.Popen(self.args, cwd=root)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return self
-            except OSError:
-                time.sleep(0.05)  # readiness poll of a child process, bounded
-        self.__exit__()
-        raise RuntimeError("trunkline did not start")
+        self.start()
+        return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
+        self.stop()
 
 
 BODY = {
