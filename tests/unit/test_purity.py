@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "trunkline"
-PURE = ["engine", "ncco", "sim", "sip"]
+PURE = ["engine", "ncco", "rtp", "sim", "sip"]
 FORBIDDEN = {
     "asyncio",
     "socket",
