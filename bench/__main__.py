@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import ivr, kit, rest, webhooks
+from bench import ivr, kit, mixer, rest, webhooks
 from trunkline.tuning import tune_gc
 
 
@@ -15,6 +15,7 @@ def main() -> None:
     tune_gc()  # as `trunkline serve` does
     ivr.main(quick=args.quick)
     kit.main(quick=args.quick)
+    mixer.main(quick=args.quick)
     rest.main(quick=args.quick)
     webhooks.main(quick=args.quick)
 
