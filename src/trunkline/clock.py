@@ -252,10 +252,10 @@ class AsyncioClock:
         return self._loop.call_soon(_guard(callback))
 
     def io_begin(self) -> None:
-        pass
+        """Real time does not wait for outside work: nothing to track."""
 
     def io_end(self) -> None:
-        pass
+        """Real time does not wait for outside work: nothing to track."""
 
 
 def _guard(callback: Callback) -> Callback:
