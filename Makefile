@@ -14,9 +14,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Debian packages the tests drive (sipp as a real SIP peer); checked on every run.
+# Debian packages the tests drive (sipp as a real SIP peer, espeak-ng for real TTS
+# audio); checked on every run, installed only when missing.
 tools:
-	command -v sipp >/dev/null || (apt-get update -qq && apt-get install -y -qq sip-tester)
+	command -v sipp >/dev/null && command -v espeak-ng >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq sip-tester espeak-ng)
 
 run: $(STAMP)
 	$(BIN)/trunkline serve --example
