@@ -244,16 +244,11 @@ class CallsApi:
 
     # -- modify ---------------------------------------------------------------------------
     async def modify(self, request: Request, app: Application) -> Response:
-        rec = self._owned(request, app)
-        if isinstance(rec, Response):
-            return rec
-        body = await _validated(request, ModifyCall)
-        if isinstance(body, Response):
-            return body
+        checked = await self._command(request, app, ModifyCall)
+        if isinstance(checked, Response):
+            return checked
+        rec, body = checked
         assert isinstance(body, ModifyCall)
-        ended = self._ended(rec)
-        if ended is not None:
-            return ended
         switch = self.rt.platform.switch
         if body.action == "hangup":
             switch.hangup(rec.uuid)
@@ -338,21 +333,32 @@ class CallsApi:
         return JSONResponse({"message": message, "uuid": rec.uuid})
 
     async def dtmf(self, request: Request, app: Application) -> Response:
-        rec = self._owned(request, app)
-        if isinstance(rec, Response):
-            return rec
-        body = await _validated(request, DtmfBody)
-        if isinstance(body, Response):
-            return body
+        checked = await self._command(request, app, DtmfBody)
+        if isinstance(checked, Response):
+            return checked
+        rec, body = checked
         assert isinstance(body, DtmfBody)
-        ended = self._ended(rec)
-        if ended is not None:
-            return ended
         self.rt.platform.switch.send_dtmf(rec.uuid, body.digits)
         await self.rt.settle()
         return JSONResponse({"message": "DTMF sent", "uuid": rec.uuid})
 
     # -- helpers --------------------------------------------------------------------------
+    async def _command(
+        self, request: Request, app: Application, model: type[Any]
+    ) -> tuple[CallRecord, Any] | Response:
+        """A command on one of the application's calls: the call, its body checked,
+        and the call still live (in that order, so the first problem found is reported)."""
+        rec = self._owned(request, app)
+        if isinstance(rec, Response):
+            return rec
+        body = await _validated(request, model)
+        if isinstance(body, Response):
+            return body
+        ended = self._ended(rec)
+        if ended is not None:
+            return ended
+        return rec, body
+
     def _owned(self, request: Request, app: Application) -> CallRecord | Response:
         uuid = request.path_params["uuid"]
         rec = self.rt.store.get_call(uuid)

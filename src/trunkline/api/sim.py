@@ -133,23 +133,26 @@ def routes(rt: Runtime) -> list[Route]:
             return problem(404, f"Number {body.to} is not linked to any application")
         return JSONResponse({"uuid": call.id, "state": call.state}, status_code=201)
 
-    async def press(request: Request) -> Response:
-        body = await _body(request, PressBody)
+    async def act(request: Request, model: type[BaseModel], move: str) -> Response:
+        """A move of the phone's call in progress (press, say), its body checked first."""
+        body = await _body(request, model)
         if isinstance(body, Response):
             return body
-        assert isinstance(body, PressBody)
-        sim.active_call(request.path_params["number"]).press(body.digits)
+        call = sim.active_call(request.path_params["number"])
+        if isinstance(body, PressBody):
+            call.press(body.digits)
+        elif isinstance(body, SayBody):
+            call.say(body.text)
+        else:
+            raise TypeError(f"no sim move {move!r}")
         await rt.settle()
         return Response(status_code=204)
 
+    async def press(request: Request) -> Response:
+        return await act(request, PressBody, "press")
+
     async def say(request: Request) -> Response:
-        body = await _body(request, SayBody)
-        if isinstance(body, Response):
-            return body
-        assert isinstance(body, SayBody)
-        sim.active_call(request.path_params["number"]).say(body.text)
-        await rt.settle()
-        return Response(status_code=204)
+        return await act(request, SayBody, "say")
 
     async def hangup(request: Request) -> Response:
         sim.active_call(request.path_params["number"]).hang_up()
