@@ -17,8 +17,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 # Debian packages the tests drive (sipp as a real SIP peer, espeak-ng for real TTS
 # audio); checked on every run, installed only when missing.
 tools:
-	command -v sipp >/dev/null && command -v espeak-ng >/dev/null || \
-		(apt-get update -qq && apt-get install -y -qq sip-tester espeak-ng)
+	command -v sipp >/dev/null && command -v espeak-ng >/dev/null && command -v baresip >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq sip-tester espeak-ng baresip)
 
 run: $(STAMP)
 	$(BIN)/trunkline serve --example
