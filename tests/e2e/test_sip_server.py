@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from trunkline.clock import AsyncioClock
-from trunkline.sip.core import Answer, CallEvent, Decision, Reject
-from trunkline.sip.message import Request, Response, parse_datagram
+from trunkline.sip.core import Answer, CallEvent, Decision, IncomingCall, Reject
+from trunkline.sip.message import Response, parse_datagram
 from trunkline.sip.sdp import AudioConfig, AudioSession, parse_sdp
 from trunkline.sip.uri import SipUri
 from trunkline.transport.server import Report, SipServer
@@ -30,8 +30,9 @@ BUSY = "447700900486"
 SLOW = "447700900999"  # the application never decides in time: the caller cancels
 
 
-async def decide(invite: Request) -> Decision:
+async def decide(call: IncomingCall) -> Decision:
     """The application: one known number answers, one is busy, the rest do not exist."""
+    invite = call.invite
     user = invite.uri.user if isinstance(invite.uri, SipUri) else None
     if user == BUSY:
         return Reject(486)
@@ -167,7 +168,7 @@ async def test_calls_survive_packet_loss() -> None:
         # waiting for its ACK here (and gets our BYE after Timer H); every other one ended.
         assert server.core is not None
         ended = {r.call_id for r in reports if isinstance(r, CallEvent) and r.kind == "ended"}
-        waiting = {c.invite.call_id for c in server.core.dialogs.values() if not c.acked}
+        waiting = server.core.awaiting_ack()
         assert len(ended) + len(waiting) == 20 and not ended & waiting
         assert len(ended) >= 15
     # sipp's message table: after the Messages column come Retrans, Timeout, Unexp. and Lost;
@@ -268,9 +269,9 @@ ON_THE_WIRE: dict[str, int | None] = {
     "unreason.dat": None,  # responses matching no transaction of ours
     "noreason.dat": None,
     # 3.1.2 invalid
-    # badinv01 (400) and badvers (505): their Via does not parse, so a response has no Via
-    # to carry; response_for_error drops them (§18.2.2 routes responses by Via).
-    "badinv01.dat": None,
+    # badinv01 (400) and badvers (505): their Via does not parse; the answer echoes it as
+    # received and goes back to the source address.
+    "badinv01.dat": 400,
     "clerr.dat": 400,
     "ncl.dat": 400,
     "scalar02.dat": 400,
@@ -285,7 +286,7 @@ ON_THE_WIRE: dict[str, int | None] = {
     "regbadct.dat": 400,
     "badaspec.dat": 400,
     "baddn.dat": 400,
-    "badvers.dat": None,
+    "badvers.dat": 505,
     "mismatch01.dat": 400,
     "mismatch02.dat": 501,
     "bigcode.dat": None,

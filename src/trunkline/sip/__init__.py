@@ -4,8 +4,11 @@
   :mod:`~trunkline.sip.headers` and :mod:`~trunkline.sip.uri` for the typed values.
 * :mod:`~trunkline.sip.validate` — what a UA refuses after parsing (RFC 3261 §8.2).
 * :mod:`~trunkline.sip.transaction` and :mod:`~trunkline.sip.timers` — RFC 3261 §17.
-* :mod:`~trunkline.sip.core` — the transaction table, Via routing, CANCEL, OPTIONS and a
-  minimal UAS (RFC 3261 §8.2, §9.2, §13.3, §18); its socket shell is :mod:`trunkline.transport`.
+* :mod:`~trunkline.sip.core` — the transaction table, Via routing, CANCEL, OPTIONS, the UAS
+  and the UAC with re-INVITE/UPDATE/INFO in dialogs (RFC 3261 §8, §9, §13, §14, §18); its
+  socket shell is :mod:`trunkline.transport`.
+* :mod:`~trunkline.sip.uac` — outbound calls: their events and their state table.
+* :mod:`~trunkline.sip.registrar` — REGISTER and the bindings table (RFC 3261 §10.3).
 * :mod:`~trunkline.sip.dialog` — RFC 3261 §12.
 * :mod:`~trunkline.sip.sdp` — RFC 4566 and RFC 3264 offer/answer for G.711 audio.
 * :mod:`~trunkline.sip.auth` — HTTP Digest (RFC 2617, RFC 7616) as server and client.

@@ -26,6 +26,7 @@ __all__ = [
     "Challenge",
     "Credentials",
     "DigestAuth",
+    "DigestServer",
     "Verdict",
     "challenge_response",
     "compute_ha1",
@@ -419,3 +420,107 @@ class DigestAuth:
             final = self.retry(again, response)
             if final is not None:
                 yield final
+
+
+# --------------------------------------------------------------------------- server, replay-proof
+
+
+class DigestServer:
+    """Challenges and checks Digest credentials for one realm, refusing replays.
+
+    Nonces are stateless (:func:`make_nonce`); what is kept is the highest nonce-count seen
+    for each nonce still alive, so that a request replayed with a count already used is
+    refused (RFC 2617 §3.2.2, RFC 7616 §3.4.6). Only ``qop=auth`` credentials are accepted:
+    without a count there is nothing to stop a replay. The table forgets a nonce when it
+    expires, so it holds at most the nonces issued in the last ``nonce_ttl`` seconds.
+    """
+
+    def __init__(
+        self,
+        realm: str,
+        *,
+        secret: bytes,
+        nonce_ttl: float = 300.0,
+        algorithm: str = "MD5",
+    ) -> None:
+        if algorithm not in ALGORITHMS:
+            raise ValueError(f"unsupported algorithm {algorithm}")
+        self.realm = realm
+        self.secret = secret
+        self.nonce_ttl = nonce_ttl
+        self.algorithm = algorithm
+        self._counts: dict[str, tuple[int, float]] = {}  # nonce -> (highest nc, expires at)
+
+    def challenge(self, now: float, salt: bytes, *, stale: bool = False) -> Challenge:
+        """A fresh challenge (``stale`` when the client's password was right, RFC 2617 §3.2.1)."""
+        return make_challenge(
+            self.realm,
+            secret=self.secret,
+            now=now,
+            salt=salt,
+            algorithm=self.algorithm,
+            stale=stale,
+        )
+
+    def check(
+        self,
+        request: Request,
+        now: float,
+        lookup: Callable[[str], str | None],
+        *,
+        proxy: bool = False,
+    ) -> tuple[Verdict, str | None]:
+        """Verify the request's credentials for this realm: the verdict and the username.
+
+        No credentials for the realm, a foreign nonce, a wrong password, an unknown user
+        or a replayed nonce-count are all :attr:`Verdict.INVALID` (challenge again); a right
+        password on an expired nonce is :attr:`Verdict.STALE`.
+        """
+        self._forget(now)
+        try:
+            found = [c for c in credentials_from(request, proxy=proxy) if c.realm == self.realm]
+        except RemoteProtocolError:
+            return Verdict.INVALID, None
+        if not found:
+            return Verdict.INVALID, None
+        creds = found[0]
+        if creds.qop != "auth" or creds.nc is None:
+            return Verdict.INVALID, creds.username
+        try:
+            count = int(creds.nc, 16)
+        except ValueError:
+            return Verdict.INVALID, creds.username
+        password = lookup(creds.username)
+        verdict = verify(
+            creds,
+            method=request.method,
+            realm=self.realm,
+            secret=self.secret,
+            now=now,
+            # An unknown user is checked against a password nobody has: same answer, same cost.
+            password=password if password is not None else "\x00unknown\x00",
+            nonce_ttl=self.nonce_ttl,
+            request_uri=str(request.uri),
+        )
+        if verdict is not Verdict.OK:
+            return verdict, creds.username
+        if password is None:
+            return Verdict.INVALID, creds.username
+        seen = self._counts.get(creds.nonce, (0, 0.0))[0]
+        if count <= seen:
+            return Verdict.INVALID, creds.username  # replayed (or reordered) nonce-count
+        issued = _nonce_issued_at(self.secret, creds.nonce)
+        assert issued is not None  # verify() checked the HMAC
+        self._counts[creds.nonce] = (count, issued + self.nonce_ttl)
+        return Verdict.OK, creds.username
+
+    def _forget(self, now: float) -> None:
+        if self._counts:
+            gone = [n for n, (_, expires) in self._counts.items() if expires <= now]
+            for nonce in gone:
+                del self._counts[nonce]
+
+    @property
+    def tracked(self) -> int:
+        """How many nonces have counts remembered."""
+        return len(self._counts)

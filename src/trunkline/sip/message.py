@@ -559,21 +559,28 @@ def make_response(
     return Response(out, body, status, reason or REASON_PHRASES.get(status, ""))
 
 
-def response_for_error(exc: RemoteProtocolError, *, to_tag: str) -> Response | None:
+def response_for_error(
+    exc: RemoteProtocolError, *, to_tag: str, raw_via: bool = False
+) -> Response | None:
     """A stateless error response (400, 505, 513 ...) for a request the parser refused.
 
     ``None`` when the error says drop, or when the request's Via cannot be read (there is
-    nowhere to send an answer). The other identifying fields are copied as received, and the
-    To header gets ``to_tag`` when it parses and has none (§8.2.6.2).
+    nowhere to send an answer) — unless ``raw_via``: the caller sends the answer back to the
+    source address rather than by Via, so a Via that does not parse is echoed as received
+    (it is only ever copied, never followed). The other identifying fields are copied as
+    received, and the To header gets ``to_tag`` when it parses and has none (§8.2.6.2).
     """
     headers = exc.headers
     if exc.status is None or headers is None:
         return None
     vias = headers.get_all("Via")
+    if not vias:
+        return None
     try:
-        if not vias or not all(parse_via(v) for v in vias):
-            return None
+        parsed = all(parse_via(v) for v in vias)
     except RemoteProtocolError:
+        parsed = False
+    if not parsed and not (raw_via and sum(len(v) for v in vias) <= 2048):
         return None
     out = Headers()
     for value in vias:

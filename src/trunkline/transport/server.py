@@ -4,6 +4,13 @@
 it feeds the core what the sockets receive and what the clock fires, and carries out the
 core's outputs (send, arm and disarm timers, ask the application about a call). Every task
 it starts (TCP connections, call decisions) belongs to the task group of :meth:`serve`.
+
+Inbound calls are decided by ``decide`` (which may :meth:`SipServer.ring` meanwhile);
+outbound calls are placed with :meth:`SipServer.invite`, whose ``on_event`` receives
+:class:`Progress`, :class:`Answered`, :class:`Failed` and :class:`Ended`; either kind ends
+with :meth:`SipServer.hangup` (and :meth:`SipServer.cancel` abandons a ringing outbound call).
+Offers in established dialogs (re-INVITE, UPDATE: hold, resume, codec change) are answered
+by the ``on_reoffer`` attribute; REGISTER goes to the ``registrar`` when one is given.
 """
 
 from __future__ import annotations
@@ -13,13 +20,14 @@ import errno
 import functools
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from trunkline.clock import Clock, TimerHandle
 from trunkline.sip.core import (
     CallEvent,
     ClearTimer,
     Decision,
+    DtmfInfo,
     IncomingCall,
     Output,
     Peer,
@@ -33,19 +41,38 @@ from trunkline.sip.core import (
 )
 from trunkline.sip.errors import RemoteProtocolError
 from trunkline.sip.message import Request, Response
+from trunkline.sip.registrar import Registrar
 from trunkline.sip.timers import DEFAULT_TIMERS, TimerValues
+from trunkline.sip.uac import Answered, Ended, Failed, Outbound, OutboundEvent, Progress
 from trunkline.transport.tcp import TcpListener
 from trunkline.transport.udp import UdpListener
 
-__all__ = ["DecideCall", "Report", "SipServer"]
+__all__ = [
+    "Answered",
+    "DecideCall",
+    "DtmfInfo",
+    "Ended",
+    "Failed",
+    "OnReoffer",
+    "OutboundEvent",
+    "Progress",
+    "Report",
+    "SipServer",
+]
 
 log = logging.getLogger(__name__)
 
 #: The application's answer to an INVITE (404 for unknown numbers, 200 with SDP ...).
-DecideCall = Callable[[Request], Awaitable[Decision]]
+#: The :class:`IncomingCall` carries the INVITE, its ``key`` (for :meth:`SipServer.ring`)
+#: and the ``peer`` it came from (how trunks are recognised).
+DecideCall = Callable[[IncomingCall], Awaitable[Decision]]
+
+#: The answer to an offer in an established dialog: (call_id, offer SDP) -> answer SDP, or
+#: ``None`` for 488. A re-INVITE without SDP passes ``b""``: the answer is then our offer.
+OnReoffer = Callable[[str, bytes], "bytes | None"]
 
 #: What the server reports to its owner.
-Report = CallEvent | ResponseReceived | RequestFailed
+Report = CallEvent | ResponseReceived | RequestFailed | DtmfInfo
 
 
 def _token() -> str:
@@ -57,6 +84,8 @@ class SipServer:
 
     ``decide`` is asked about each new INVITE and has ``decision_timeout`` seconds to answer
     (500 otherwise; an exception gives 500 too). Call events go to ``on_report``.
+    ``public_host`` is the address peers reach us on, for Contact and Via, when it is not
+    ``host`` (a wildcard bind, or NAT).
     """
 
     def __init__(
@@ -72,6 +101,8 @@ class SipServer:
         decision_timeout: float = 30.0,
         on_report: Callable[[Report], None] | None = None,
         token: Callable[[], str] = _token,
+        registrar: Registrar | None = None,
+        public_host: str | None = None,
     ) -> None:
         if not (udp or tcp):
             raise ValueError("a SIP server needs UDP, TCP or both")
@@ -83,6 +114,14 @@ class SipServer:
         self.decision_timeout = decision_timeout
         self.on_report = on_report
         self.token = token
+        self.registrar = registrar
+        self.public_host = public_host
+        #: Answers offers in established dialogs; ``None``: they get 488.
+        self.on_reoffer: OnReoffer | None = None
+        self._outbound: dict[str, Callable[[OutboundEvent], None]] = {}
+        # Outbound TCP (§18.1.1): one connection per destination, opened on first use.
+        self._tcp_out: dict[tuple[str, int], int] = {}
+        self._tcp_waiting: dict[tuple[str, int], list[bytes]] = {}
         self.udp: UdpListener | None = UdpListener(self._datagram) if udp else None
         self.tcp: TcpListener | None = (
             TcpListener(
@@ -115,12 +154,15 @@ class SipServer:
                 self._group = group
                 port = await self._bind(group)
                 self.port = port
+                advertised = self.public_host or self.host
                 self.core = SipCore(
-                    contact=f"sip:trunkline@{_hostport(self.host, port)}",
-                    via_host=self.host,
+                    contact=f"sip:trunkline@{_hostport(advertised, port)}",
+                    via_host=advertised,
                     via_port=port,
                     token=self.token,
                     timers=self.timers,
+                    reoffer=self._reoffer,
+                    registrar=self.registrar,
                 )
                 log.info("SIP listening on %s:%s", self.host, port)
                 ready.set()
@@ -129,6 +171,8 @@ class SipServer:
             for handle in self._timers.values():
                 handle.cancel()
             self._timers.clear()
+            self._tcp_out.clear()
+            self._tcp_waiting.clear()
             if self.udp is not None:
                 self.udp.close()
             if self.tcp is not None:
@@ -174,6 +218,11 @@ class SipServer:
         if self.core is not None:
             peer = Peer("TCP", addr[0], addr[1], conn)
             self._run(self.core.transport_failed(peer, self.clock.now()))
+            for dest, out_conn in list(self._tcp_out.items()):
+                if out_conn == conn:  # ours: requests sent to it name no connection
+                    del self._tcp_out[dest]
+                    lost = Peer("TCP", dest[0], dest[1])
+                    self._run(self.core.transport_failed(lost, self.clock.now()))
 
     def _fire(self, key: TimerKey) -> None:
         self._timers.pop(key, None)
@@ -183,6 +232,92 @@ class SipServer:
         if self.core is None:
             raise RuntimeError("the SIP server is not serving")
         return self.core
+
+    def _reoffer(self, call_id: str, offer: bytes) -> bytes | None:
+        if self.on_reoffer is None:
+            return None
+        try:
+            return self.on_reoffer(call_id, offer)
+        except Exception:
+            log.exception("answering the offer in %s failed: 488", call_id)
+            return None
+
+    # ------------------------------------------------------------------ calls
+
+    def ring(self, key: tuple[str, ...], sdp: bytes | None = None) -> None:
+        """Send 180 Ringing (or 183 Session Progress with ``sdp``) for an undecided call."""
+        core = self._core()
+        self._run(core.ring(key, sdp, self.clock.now()))
+
+    def hangup(self, call_id: str) -> None:
+        """End a call, inbound or outbound: BYE once established, CANCEL while ringing."""
+        core = self._core()
+        self._run(core.hangup(call_id, self.clock.now()))
+        self._settle(call_id)
+
+    def invite(
+        self,
+        request_uri: str,
+        *,
+        from_uri: str,
+        to_uri: str,
+        sdp: bytes,
+        peer: Peer,
+        on_event: Callable[[OutboundEvent], None],
+        from_display: str | None = None,
+        credentials: tuple[str, str] | None = None,
+        headers: Sequence[tuple[str, str]] = (),
+    ) -> str:
+        """Place a call to ``request_uri`` through ``peer``; returns its Call-ID.
+
+        ``on_event`` gets :class:`Progress` (180/183), then :class:`Answered` or one
+        :class:`Failed` (``status`` ``None`` for a timeout or a lost transport), and after an
+        answer :class:`Ended` when the callee hangs up. ``credentials`` (user, password)
+        answer a trunk's Digest challenge. A TCP ``peer`` without a ``connection`` gets one
+        connection per destination, opened on first use (a failure to connect is
+        ``Failed(None, "transport")``).
+        """
+        core = self._core()
+        call_id, outputs = core.invite(
+            request_uri,
+            from_uri=from_uri,
+            from_display=from_display,
+            to_uri=to_uri,
+            sdp=sdp,
+            peer=peer,
+            credentials=credentials,
+            headers=headers,
+            now=self.clock.now(),
+        )
+        self._outbound[call_id] = on_event
+        self._run(outputs)
+        return call_id
+
+    def cancel(self, call_id: str) -> None:
+        """Abandon a ringing outbound call (its ``on_event`` gets one ``Failed``, 487 usually);
+        after a 2xx that crossed the CANCEL, the call is ACKed then ended with BYE."""
+        core = self._core()
+        self._run(core.cancel(call_id, self.clock.now()))
+        self._settle(call_id)
+
+    def _settle(self, call_id: str) -> None:
+        """Forget the ``on_event`` of an outbound call that will report nothing more."""
+        leg = self.core.outgoing.get(call_id) if self.core is not None else None
+        if leg is None or leg.done:
+            self._outbound.pop(call_id, None)
+
+    def _outbound_event(self, out: Outbound) -> None:
+        if isinstance(out.event, Failed | Ended):
+            on_event = self._outbound.pop(out.call_id, None)
+        else:
+            on_event = self._outbound.get(out.call_id)
+        log.info("SIP outbound %s: %s", out.call_id, out.event)
+        if on_event is None:
+            return
+        try:
+            on_event(out.event)
+        except Exception:
+            log.exception("the outbound call %s: its event handler failed", out.call_id)
 
     # ------------------------------------------------------------------ output
 
@@ -206,6 +341,8 @@ class SipServer:
                 assert self._group is not None
                 task = self._group.create_task(self._decide(out))
                 self._deciding[out.key] = (out.invite.call_id, task)
+            elif isinstance(out, Outbound):
+                self._outbound_event(out)
             else:
                 if isinstance(out, CallEvent) and out.kind == "cancelled":
                     # The caller gave up: stop asking the application.
@@ -221,6 +358,8 @@ class SipServer:
         data = bytes(out.message)
         if peer.transport == "UDP":
             sent = self.udp is not None and self.udp.send(data, peer.host, peer.port)
+        elif peer.connection is None and self.tcp is not None:
+            sent = self._send_tcp_out((peer.host, peer.port), data)
         else:
             sent = (
                 self.tcp is not None
@@ -232,10 +371,42 @@ class SipServer:
                 "could not send %r to %s:%s/%s", out.message, peer.host, peer.port, peer.transport
             )
 
+    def _send_tcp_out(self, dest: tuple[str, int], data: bytes) -> bool:
+        """Send on our connection to ``dest``, opening it first when there is none."""
+        assert self.tcp is not None
+        conn = self._tcp_out.get(dest)
+        if conn is not None and self.tcp.send(conn, data):
+            return True
+        self._tcp_out.pop(dest, None)
+        waiting = self._tcp_waiting.get(dest)
+        if waiting is not None:
+            waiting.append(data)
+            return True
+        if self._group is None:
+            return False
+        self._tcp_waiting[dest] = [data]
+        self._group.create_task(self._open_tcp(dest))
+        return True
+
+    async def _open_tcp(self, dest: tuple[str, int]) -> None:
+        assert self.tcp is not None
+        try:
+            conn = await self.tcp.connect(*dest)
+        except (OSError, TimeoutError) as exc:
+            log.info("could not connect to %s:%s over TCP: %s", dest[0], dest[1], exc)
+            self._tcp_waiting.pop(dest, None)
+            if self.core is not None:
+                lost = Peer("TCP", dest[0], dest[1])
+                self._run(self.core.transport_failed(lost, self.clock.now()))
+            return
+        self._tcp_out[dest] = conn
+        for data in self._tcp_waiting.pop(dest, []):
+            self.tcp.send(conn, data)
+
     async def _decide(self, call: IncomingCall) -> None:
         try:
             async with asyncio.timeout(self.decision_timeout):
-                decision = await self.decide_call(call.invite)
+                decision = await self.decide_call(call)
         except asyncio.CancelledError:
             raise
         except TimeoutError:

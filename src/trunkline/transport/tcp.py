@@ -60,14 +60,33 @@ class TcpListener:
         return self.address
 
     def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        assert self._group is not None
-        self._group.create_task(self._connection(reader, writer))
+        self._adopt(reader, writer)
 
-    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def _adopt(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> int:
+        """Register a connection and start reading it (a task of the listener's group)."""
+        assert self._group is not None
         conn = next(self._ids)
+        self._writers[conn] = writer
+        self._group.create_task(self._connection(conn, reader, writer))
+        return conn
+
+    async def connect(self, host: str, port: int, timeout: float = 5.0) -> int:
+        """Open a connection to ``host:port`` (outbound requests, RFC 3261 §18.1.1); its id.
+
+        What arrives on it is handled like on an accepted connection. Raises ``OSError``
+        (or ``TimeoutError``) when the connection cannot be made.
+        """
+        if self._group is None:
+            raise RuntimeError("the TCP listener is not started")
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection(host, port)
+        return self._adopt(reader, writer)
+
+    async def _connection(
+        self, conn: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         peername = writer.get_extra_info("peername")
         peer = (str(peername[0]), int(peername[1]))
-        self._writers[conn] = writer
         parser = StreamParser()
         try:
             while True:

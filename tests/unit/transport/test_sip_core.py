@@ -142,7 +142,7 @@ def test_options_is_answered_200_with_allow_and_accept() -> None:
     out = core.receive_datagram(request(), PHONE, 0.0)
     (ok,) = sent(out)
     assert isinstance(ok, Response) and ok.status == 200
-    assert ok.headers.get("Allow") == "ACK, BYE, CANCEL, INVITE, OPTIONS"
+    assert ok.headers.get("Allow") == "ACK, BYE, CANCEL, INFO, INVITE, OPTIONS, UPDATE"
     assert ok.headers.get("Accept") == "application/sdp"
     assert ok.to.tag == "t1"
     # RFC 3581 §4: with rport, received is added even when it equals the sent-by host.
@@ -235,7 +235,7 @@ def test_an_answered_invite_retransmits_its_2xx_until_ack_then_bye_ends_it() -> 
     assert ok.headers.get("Contact") == "<sip:trunkline@198.51.100.1:5060>"
     assert ok.headers.get("Content-Type") == "application/sdp"
     (dialog,) = core.dialogs
-    owner = ("2xx", dialog.call_id, dialog.local_tag, dialog.remote_tag)
+    owner = ("2xx", dialog.call_id, dialog.local_tag, dialog.remote_tag, "1")
     assert SetTimer(TimerKey(owner, "G"), 1.5) in out
     assert SetTimer(TimerKey(owner, "H"), 33.0) in out
     # G doubles up to T2.
@@ -270,7 +270,7 @@ def test_no_ack_for_the_2xx_ends_the_call_with_our_bye() -> None:
     call, _ = invite(core)
     core.decide(call.key, Answer(b"v=0\r\n"), 0.0)
     (dialog,) = core.dialogs
-    owner = ("2xx", dialog.call_id, dialog.local_tag, dialog.remote_tag)
+    owner = ("2xx", dialog.call_id, dialog.local_tag, dialog.remote_tag, "1")
     out = core.timer_fired(TimerKey(owner, "H"), 32.0)
     assert CallEvent("no-ack", "c1") in out
     (bye,) = sent(out)
@@ -442,3 +442,31 @@ def test_mutated_torture_datagrams_never_raise_out_of_the_core() -> None:
             elif isinstance(item, IncomingCall):
                 core.decide(item.key, Reject(404), now)
     assert statuses(core.receive_datagram(request(branch="z9hG4bKalive"), PHONE, now)) == [200]
+
+
+def test_ring_sends_180_or_183_with_sdp_and_the_final_keeps_the_tag() -> None:
+    core = make_core()
+    call, _ = invite(core)
+    (ringing,) = sent(core.ring(call.key, None, 0.1))
+    assert isinstance(ringing, Response) and ringing.status == 180 and not ringing.body
+    assert ringing.headers.get("Contact") == "<sip:trunkline@198.51.100.1:5060>"
+    (early,) = sent(core.ring(call.key, SDP, 0.2))
+    assert isinstance(early, Response) and early.status == 183 and early.body == SDP
+    assert early.headers.get("Content-Type") == "application/sdp"
+    # A retransmitted INVITE gets the last provisional again.
+    again = core.receive_datagram(request("INVITE", branch="z9hG4bKinv", body=SDP), PHONE, 0.3)
+    assert sent(again) == [early]
+    (ok,) = sent(core.decide(call.key, Answer(b"v=0\r\n"), 0.4))
+    assert isinstance(ok, Response) and ok.to.tag == ringing.to.tag == early.to.tag
+    assert core.ring(call.key, None, 0.5) == []  # decided: nothing more to ring
+
+
+def test_info_and_update_outside_a_dialog_get_481_and_register_without_registrar_501() -> None:
+    core = make_core()
+    for method in ("INFO", "UPDATE"):
+        out = core.receive_datagram(request(method, branch=f"z9hG4bK{method}"), PHONE, 0.0)
+        assert statuses(out) == [481], method
+    out = core.receive_datagram(request("REGISTER", branch="z9hG4bKreg"), PHONE, 0.0)
+    (resp,) = sent(out)
+    assert isinstance(resp, Response) and resp.status == 501
+    assert "REGISTER" not in (resp.headers.get("Allow") or "")
