@@ -14,6 +14,7 @@ from trunkline.api import openapi, sim
 from trunkline.api.applications import ApplicationsApi
 from trunkline.api.auth import Account, Authenticator
 from trunkline.api.calls import CallsApi
+from trunkline.api.files import FilesApi
 from trunkline.api.numbers import NumbersApi
 from trunkline.api.problems import problem
 from trunkline.call.runtime import Runtime
@@ -50,6 +51,7 @@ def create_app(rt: Runtime, *, auth: Authenticator | None = None) -> Starlette:
     routes += CallsApi(rt, auth).routes()
     routes += ApplicationsApi(rt.store, auth).routes()
     routes += NumbersApi(rt.store, auth).routes()
+    routes += FilesApi(rt.files, auth).routes()
     routes += openapi.routes()
     if rt.config.sim_enabled:
         routes += sim.routes(rt)

@@ -305,6 +305,11 @@ SCHEMAS: dict[str, Any] = {
                                     "apac-australia",
                                 ]
                             },
+                            # trunkline extension: the TTS engine of the application's talks
+                            "trunkline": {
+                                "type": "object",
+                                "properties": {"tts": {"enum": ["espeak", "piper"]}},
+                            },
                         },
                     }
                 },
@@ -469,6 +474,31 @@ def build_openapi(server_url: str = "/") -> dict[str, Any]:
             "/v1/calls/{uuid}/talk": talk,
             "/v1/calls/{uuid}/stream": stream,
             "/v1/calls/{uuid}/dtmf": _play("DtmfRequest"),
+            "/v1/files/{file_id}": {
+                "parameters": [
+                    {
+                        "name": "file_id",
+                        "in": "path",
+                        "required": True,
+                        "description": "The id at the end of a record event's recording_url",
+                        "schema": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]*$"},
+                    }
+                ],
+                "get": {
+                    "summary": "Download a recording (only the application that made it)",
+                    "security": [{"jwt": []}],
+                    "responses": {
+                        "200": {
+                            "description": "The recording (MP3 or WAV)",
+                            "content": {
+                                media: {"schema": {"type": "string", "format": "binary"}}
+                                for media in ("audio/mpeg", "audio/wav")
+                            },
+                        },
+                        **_problems(401, 404),
+                    },
+                },
+            },
             "/v2/applications": {
                 "get": {
                     "security": basic_or_jwt,

@@ -1,4 +1,4 @@
-"""Persistence: applications, numbers, calls, the event outbox and call timelines.
+"""Persistence: applications, numbers, calls, the event outbox, call timelines and files.
 
 :func:`open_store` picks the implementation from a URL: ``"memory:"`` gives a
 :class:`MemoryStore`; ``"sqlite:///path/file.db"``, a bare file path or any other
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trunkline.errors import StoreError
-from trunkline.store.base import CallFilter, Order, Store
+from trunkline.store.base import CallFilter, Order, Store, StoredFile
 from trunkline.store.memory import MemoryStore
 
 if TYPE_CHECKING:
@@ -58,5 +58,6 @@ __all__ = [
     "Order",
     "SqlStore",
     "Store",
+    "StoredFile",
     "open_store",
 ]

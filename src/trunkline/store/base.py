@@ -55,8 +55,25 @@ class CallFilter:
             raise ValueError(f"order must be 'asc' or 'desc', not {self.order!r}")
 
 
+@dataclass(frozen=True)
+class StoredFile:
+    """What the store knows of one file (a recording): who owns it and what it holds.
+
+    The bytes live in a :class:`~trunkline.files.FileStore`; this is the metadata row.
+    ``created_at`` is POSIX seconds; ``size`` is in bytes.
+    """
+
+    file_id: str
+    content_type: str
+    size: int
+    created_at: float
+    application_id: str | None = None
+    call_uuid: str | None = None
+    conversation_uuid: str | None = None
+
+
 class Store(Protocol):
-    """Applications, numbers, calls (legs), the event outbox and call timelines."""
+    """Applications, numbers, calls (legs), the event outbox, call timelines and files."""
 
     # applications and numbers
 
@@ -139,6 +156,18 @@ class Store(Protocol):
         """Entries matching every given key (all entries if none), by time then insertion."""
         ...
 
+    # files (metadata; the bytes are a FileStore's)
+
+    def put_file(self, file: StoredFile) -> None:
+        """Insert ``file`` or replace the one with its ``file_id``."""
+        ...
+
+    def get_file(self, file_id: str) -> StoredFile | None: ...
+
+    def delete_file(self, file_id: str) -> bool:
+        """Forget a file; False if there was none."""
+        ...
+
     def close(self) -> None:
         """Write what is buffered and release the store; later calls raise StoreError."""
         ...
@@ -216,6 +245,7 @@ _SETTINGS = (
     "region",
     "improve_ai",
     "call_rate_limit",
+    "tts",
 )
 
 
@@ -265,4 +295,4 @@ def check_stored_event(ev: EventRecord) -> int:
     return ev.id
 
 
-__all__ = ["CallFilter", "Order", "Store"]
+__all__ = ["CallFilter", "Order", "Store", "StoredFile"]

@@ -18,6 +18,7 @@ from trunkline.domain import Application, CallRecord, Direction, EventRecord, Ti
 from trunkline.errors import NotFound, StoreError
 from trunkline.store.base import (
     CallFilter,
+    StoredFile,
     check_new_event,
     check_number,
     check_stored_event,
@@ -136,6 +137,7 @@ class MemoryStore:
         self._timeline: list[_Entry] = []
         self._timeline_by_call: dict[str, list[_Entry]] = defaultdict(list)
         self._timeline_by_conversation: dict[str, list[_Entry]] = defaultdict(list)
+        self._files: dict[str, StoredFile] = {}
         self._closed = False
 
     def _check_open(self) -> None:
@@ -328,6 +330,20 @@ class MemoryStore:
         ]
         entries.sort(key=lambda e: (e.t, e.seq))
         return [e.record() for e in entries]
+
+    # files (StoredFile is frozen and flat: holding it is holding a copy)
+
+    def put_file(self, file: StoredFile) -> None:
+        self._check_open()
+        self._files[file.file_id] = file
+
+    def get_file(self, file_id: str) -> StoredFile | None:
+        self._check_open()
+        return self._files.get(file_id)
+
+    def delete_file(self, file_id: str) -> bool:
+        self._check_open()
+        return self._files.pop(file_id, None) is not None
 
     def close(self) -> None:
         self._closed = True

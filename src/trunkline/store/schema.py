@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: Columns added since version 1, added to older files when they are opened.
+#: (Tables added since — ``files`` in version 3 — are created by ``create_all``.)
 ADDED_COLUMNS: dict[int, list[tuple[str, str]]] = {
     2: [("applications", "public_key"), ("applications", "settings")],
+    3: [],
 }
 
 #: 64-bit keys in PostgreSQL; SQLite's rowid alias must be spelled INTEGER.
@@ -112,3 +114,16 @@ timeline = sa.Table(
 )
 sa.Index("ix_timeline_call", timeline.c.call_uuid, timeline.c.t, timeline.c.id)
 sa.Index("ix_timeline_conversation", timeline.c.conversation_uuid, timeline.c.t, timeline.c.id)
+
+# recordings and other files: the metadata (the bytes are on disk, see trunkline.files)
+files = sa.Table(
+    "files",
+    metadata,
+    sa.Column("file_id", sa.Text, primary_key=True),
+    sa.Column("application_id", sa.Text, index=True),
+    sa.Column("call_uuid", sa.Text, index=True),
+    sa.Column("conversation_uuid", sa.Text),
+    sa.Column("content_type", sa.Text, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+)

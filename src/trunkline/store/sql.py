@@ -30,6 +30,7 @@ from trunkline.errors import NotFound, StoreError
 from trunkline.store import schema
 from trunkline.store.base import (
     CallFilter,
+    StoredFile,
     check_new_event,
     check_number,
     check_stored_event,
@@ -343,6 +344,33 @@ class SqlStore:
                 rows = conn.execute(query).all()
         return [_entry(r) for r in rows]
 
+    # files
+
+    def put_file(self, file: StoredFile) -> None:
+        values = {
+            "file_id": file.file_id,
+            "application_id": file.application_id,
+            "call_uuid": file.call_uuid,
+            "conversation_uuid": file.conversation_uuid,
+            "content_type": file.content_type,
+            "size": file.size,
+            "created_at": file.created_at,
+        }
+        with self._write() as conn:
+            self._upsert(conn, schema.files, "file_id", values)
+
+    def get_file(self, file_id: str) -> StoredFile | None:
+        f = schema.files
+        with self._read() as conn:
+            row = conn.execute(sa.select(f).where(f.c.file_id == file_id)).first()
+        return None if row is None else _file(row)
+
+    def delete_file(self, file_id: str) -> bool:
+        f = schema.files
+        with self._write() as conn:
+            deleted = conn.execute(f.delete().where(f.c.file_id == file_id)).rowcount
+        return bool(deleted)
+
     def close(self) -> None:
         with self._lock:
             if self._closed:
@@ -444,6 +472,18 @@ def _event(r: sa.Row[Any]) -> EventRecord:
         attempts=r.attempts,
         response_status=r.response_status,
         delivered_at=r.delivered_at,
+    )
+
+
+def _file(r: sa.Row[Any]) -> StoredFile:
+    return StoredFile(
+        file_id=r.file_id,
+        content_type=r.content_type,
+        size=int(r.size),
+        created_at=r.created_at,
+        application_id=r.application_id,
+        call_uuid=r.call_uuid,
+        conversation_uuid=r.conversation_uuid,
     )
 
 
