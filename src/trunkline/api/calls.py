@@ -176,6 +176,8 @@ class CallsApi:
                 event_url=body.event_url[0] if body.event_url else None,
                 event_method=body.event_method,
                 machine_detection=amd.behavior if amd is not None else body.machine_detection,
+                amd_mode=amd.mode if amd is not None else None,
+                beep_timeout=float(amd.beep_timeout) if amd is not None else 45.0,
                 length_timer=float(body.length_timer),
                 ringing_timer=float(body.ringing_timer),
             ),
@@ -287,6 +289,7 @@ class CallsApi:
             premium=body.premium,
             level=body.level,
             loop=body.loop,
+            engine=app.tts,
         )
         return await self._play(request, app, "talk", prompt, "Talk started")
 

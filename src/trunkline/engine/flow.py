@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from trunkline.engine.prompts import PromptQueue
@@ -32,6 +32,8 @@ class CallFlow:
         self.executed = 0  # actions started, for the timeline
         self.finished = False
         self.barge_mode = False  # a bargeIn prompt ran and no input has started since
+        #: called instead of ending the leg when the NCCO runs out (connect's onAnswer)
+        self.on_run_out: Callable[[], None] | None = None
         self._stepping = False
         self._again = False
 
@@ -116,6 +118,10 @@ class CallFlow:
             return
         self.finished = True
         self.leg.journal("action", "NCCO finished")
+        if self.on_run_out is not None:
+            then, self.on_run_out = self.on_run_out, None
+            then()
+            return
         self.switch.flow_finished(self)
 
     # -- what happens on the leg ---------------------------------------------------------------
@@ -126,6 +132,24 @@ class CallFlow:
     def on_speech(self, text: str, confidence: float) -> None:
         for runner in self._listeners():
             runner.on_speech(text, confidence)
+
+    def on_speech_started(self) -> None:
+        for runner in self._listeners():
+            runner.on_speech_started()
+
+    def on_voice(self) -> None:
+        for runner in self._listeners():
+            runner.on_voice()
+
+    def on_speech_result(
+        self, results: list[tuple[str, float]], timeout_reason: str, recording_url: str | None
+    ) -> None:
+        for runner in self._listeners():
+            runner.on_speech_result(results, timeout_reason, recording_url)
+
+    def on_speech_error(self, reason: str) -> None:
+        for runner in self._listeners():
+            runner.on_speech_error(reason)
 
     def on_play_done(self, play_id: int) -> None:
         self.prompts.on_play_done(play_id)

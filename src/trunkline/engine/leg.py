@@ -84,13 +84,20 @@ class Leg:
         self.muted = False
         self.earmuffed = False
         self.named_conversation: ConvKey | None = None  # key of the named conversation joined
-        self.machine_detection: str | None = None
+        self.machine_detection: str | None = None  # behavior: "continue" | "hangup"
+        #: advanced machine detection's mode ("default" | "detect" | "detect_beep"); None is
+        #: the standard detection (a verdict event, no beep)
+        self.amd_mode: str | None = None
+        self.beep_timeout = 45.0
+        #: the NCCO start a synchronous detection holds until its verdict (or beep)
+        self.held_flow: Callable[[], None] | None = None
         self.dtmf_listener: Callable[[str], None] | None = None  # asynchronous input
         # what events put in "from"/"to": fixed for the life of the leg
         self.from_str = endpoint_str(record.from_)
         self.to_str = endpoint_str(record.to)
         # connect with eventType synchronous: the failure event's reply NCCO goes here
         self.failure_reply: Callable[[Sequence[Action] | None], None] | None = None
+        self.disconnected = False  # a WebSocket leg whose application closed the socket
 
     # -- identity ---------------------------------------------------------------------
     @property
@@ -314,6 +321,28 @@ class Leg:
         else:
             self.set_status("cancelled")
 
+    def on_disconnected(self, reason: str = "") -> None:
+        """A WebSocket leg's application closed the socket (spec §3.9, §4.3).
+
+        A ``disconnected`` event goes to the leg's event URL (its reply may carry an NCCO
+        for the caller when the connect is ``eventType: synchronous``: ``failure_reply``
+        gets it), then the leg completes, ended by the far end.
+        """
+        if not self.alive:
+            return
+        if not self.answered:
+            self.on_failed("failed", "cannot_route")
+            return
+        self.disconnected = True
+        self.journal("leg", f"disconnected{': ' + reason if reason else ''}")
+        body = self.status_body("disconnected")
+        body.pop("direction", None)  # absent from the documented payload
+        if self.failure_reply is not None:
+            self.switch.ask(self, "connect", body, self.events, self.failure_reply)
+        else:
+            self.emit("status", body, journal=False)
+        self.set_status("completed", disconnected_by="user")
+
     def on_digits(self, digits: str) -> None:
         if not self.answered:
             return
@@ -328,6 +357,38 @@ class Leg:
         if self.answered and self.flow is not None:
             self.journal("speech", f"heard {text!r}")
             self.flow.on_speech(text, confidence)
+
+    def on_voice(self) -> None:
+        """The far end's voice was heard (real media: voice activity on the leg's audio)."""
+        if self.answered and self.flow is not None:
+            self.flow.on_voice()
+
+    def on_speech_started(self) -> None:
+        """The recogniser heard the caller start to speak (barge-in; no start timeout now)."""
+        if self.answered and self.flow is not None:
+            self.flow.on_speech_started()
+
+    def on_speech_result(
+        self,
+        results: Sequence[tuple[str, float]],
+        timeout_reason: str = "end_on_silence_timeout",
+        recording_url: str | None = None,
+    ) -> None:
+        """A recogniser's result: alternatives ``(text, confidence)`` best first (may be
+        empty), why the utterance ended (spec §3.6 ``timeout_reason``) and the saved audio."""
+        if self.answered and self.flow is not None:
+            top = repr(results[0][0]) if results else "nothing"
+            self.journal("speech", f"heard {top} ({timeout_reason})")
+            self.flow.on_speech_result(list(results), timeout_reason, recording_url)
+
+    def on_speech_error(self, reason: str) -> None:
+        """Recognition could not run (unsupported language, engine failure): an error event
+        (spec §3.10), and the waiting ``input`` completes with ``speech.error``."""
+        if not self.answered:
+            return
+        self.emit_error(reason)
+        if self.flow is not None:
+            self.flow.on_speech_error(reason)
 
     def on_play_done(self, play_id: int) -> None:
         if self.flow is not None:

@@ -29,6 +29,8 @@ class Prompt:
     premium: bool = False
     level: float = 0.0
     loop: int = 1  # 0 = until stopped
+    #: the TTS engine for ``kind="tts"`` (the leg's application's ``tts``); "" = the default
+    engine: str = ""
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,85 @@ class RecordingOptions:
     split: str | None = None
     channels: int = 1
     beep_start: bool = False
+    #: the id of the file the recording is stored as (its ``/v1/files/{file_id}`` URL)
+    file_id: str = ""
+    #: samples per second of the stored file (spec §2.4: 16 kHz; 8 kHz also allowed)
+    sample_rate: int = 16000
+
+
+@dataclass(frozen=True)
+class RecordedAudio:
+    """A finished recording a driver hands to a :class:`RecordingSink` to be stored.
+
+    ``pcm`` gives the audio as interleaved signed 16-bit little-endian samples at
+    ``sample_rate`` with ``channels`` channels; it is called off the event loop. None
+    means the driver has no audio (the simulator): ``seconds`` of near-silence.
+    """
+
+    file_id: str
+    format: str  # "mp3" | "wav" | "ogg"
+    sample_rate: int
+    channels: int
+    seconds: float
+    pcm: Callable[[], bytes] | None = None
+    application_id: str | None = None
+    call_uuid: str | None = None
+    conversation_uuid: str | None = None
+
+
+class RecordingSink(Protocol):
+    """Encodes and stores finished recordings (``trunkline.recordings.FileRecordings``)."""
+
+    def save(self, audio: RecordedAudio, done: Callable[[int], None]) -> None:
+        """Encode and store ``audio``; later call ``done(size)`` through the clock with
+        the stored file's size in bytes (0 if it could not be stored)."""
+        ...
+
+
+class ConversationRecorder(Protocol):
+    """Records a whole named conversation (``conversation`` with ``record: true``, spec §2.5).
+
+    The engine starts a recording when the conversation starts, tells it who the members
+    are as they join and leave, and stops it when the conversation ends; the driver mixes
+    every member's (unmuted) audio into one file and hands it to the
+    :class:`RecordingSink`.
+    """
+
+    def start(
+        self,
+        conversation_uuid: str,
+        rec_id: str,
+        options: RecordingOptions,
+        *,
+        application_id: str | None = None,
+    ) -> None:
+        """Start recording; members are given by :meth:`set_members`."""
+        ...
+
+    def set_members(self, rec_id: str, legs: list[str]) -> None:
+        """The leg uuids whose audio the recording now mixes."""
+        ...
+
+    def stop(self, rec_id: str, done: Callable[[int], None]) -> None:
+        """Stop; later call ``done(size)`` through the clock with the stored file's size
+        in bytes (0 if nothing could be stored). Unknown ids get ``done(0)``."""
+        ...
+
+
+@dataclass(frozen=True)
+class SpeechOptions:
+    """What an ``input`` with ``type: ["speech"]`` asks the driver to recognise (spec §2.3).
+
+    Times are in seconds; the driver counts them in audio frames from :meth:`Channel.start_speech`.
+    """
+
+    language: str = "en-US"
+    context: tuple[str, ...] = ()
+    end_on_silence: float = 2.0
+    start_timeout: float = 10.0
+    max_duration: float = 60.0
+    save_audio: bool = False
+    sensitivity: int = 90
 
 
 class Channel(Protocol):
@@ -73,6 +154,15 @@ class Channel(Protocol):
         ...
 
     def set_audio(self, *, muted: bool, earmuffed: bool) -> None: ...
+
+    def start_speech(self, listen_id: str, options: SpeechOptions) -> None:
+        """Recognise the leg's incoming audio; report with ``leg.on_speech_started()``, then
+        ``leg.on_speech_result(...)`` once, or ``leg.on_speech_error(reason)``."""
+        ...
+
+    def stop_speech(self, listen_id: str) -> None:
+        """Stop recognising (the input completed or was cancelled); nothing more is reported."""
+        ...
 
 
 class Network(Protocol):

@@ -69,9 +69,17 @@ class CallOptions:
     event_url: str | None = None
     event_method: str = "POST"
     machine_detection: str | None = None
+    #: advanced machine detection: "default" | "detect" | "detect_beep" (None: standard)
+    amd_mode: str | None = None
+    beep_timeout: float = 45.0
     length_timer: float = 7200.0
     ringing_timer: float = 60.0
     headers: dict[str, Any] = field(default_factory=dict)
+
+
+#: Seconds a synchronous machine detection may hold a call's NCCO for its verdict (the
+#: detector decides within 5 s of audio; this covers a far end that sends none).
+AMD_DECISION_WAIT = 10.0
 
 
 class Switch:
@@ -136,10 +144,15 @@ class Switch:
         to: dict[str, Any],
         channel: Any,
         headers: dict[str, Any] | None = None,
+        app: Application | None = None,
     ) -> Leg | None:
-        """A call arrives for a number. None when no application has the number (404)."""
-        number = str(to.get("number") or to.get("user") or to.get("uri") or "")
-        app = self.directory.application_for_number(number)
+        """A call arrives for a number. None when no application has the number (404).
+
+        ``app`` is given when the driver already knows the application (a SIP user's).
+        """
+        if app is None:
+            number = str(to.get("number") or to.get("user") or to.get("uri") or "")
+            app = self.directory.application_for_number(number)
         if app is None:
             return None
         leg = self.new_leg(
@@ -181,6 +194,8 @@ class Switch:
             headers=opts.headers,
         )
         leg.machine_detection = opts.machine_detection
+        leg.amd_mode = opts.amd_mode if opts.machine_detection else None
+        leg.beep_timeout = opts.beep_timeout
 
         def fail_timeout() -> None:
             leg.fail("timeout")
@@ -191,15 +206,21 @@ class Switch:
             elif status == "answered":
                 leg.cancel_timer("ringing")
                 leg.start_timer("length", opts.length_timer, lambda: leg.hangup("platform"))
-                if opts.ncco is not None:
-                    self.start_flow(leg, opts.ncco)
-                elif opts.answer_url:
-                    hook = Webhook(opts.answer_url, opts.answer_method or "GET", 1.0, 5.0)
-                    self._fetch_answer(leg, hook, lambda actions: self._run_new(leg, actions))
+                if leg.amd_mode in ("detect", "detect_beep"):
+                    self._hold_flow(leg, lambda: begin())
                 else:
-                    self._answer_failed(
-                        leg, FetchFailure("the call has neither an ncco nor an answer_url")
-                    )
+                    begin()
+
+        def begin() -> None:
+            if opts.ncco is not None:
+                self.start_flow(leg, opts.ncco)
+            elif opts.answer_url:
+                hook = Webhook(opts.answer_url, opts.answer_method or "GET", 1.0, 5.0)
+                self._fetch_answer(leg, hook, lambda actions: self._run_new(leg, actions))
+            else:
+                self._answer_failed(
+                    leg, FetchFailure("the call has neither an ncco nor an answer_url")
+                )
 
         leg.observers.append(progress)
         leg.start_timer("ringing", opts.ringing_timer, fail_timeout)
@@ -423,23 +444,62 @@ class Switch:
             callback(size)
 
     def machine_detected(self, leg: Leg, verdict: str, sub_state: str | None) -> None:
+        """A machine-detection verdict (``human``/``machine``) or, with ``sub_state``, the
+        voicemail beep (``beep_start``/``beep_timeout``) — spec §4.4.
+
+        Standard detection sends the verdict. Advanced ``default`` sends the verdict and
+        the beep and lets the application answer either with an NCCO; ``detect`` holds the
+        NCCO until the verdict and sends only it; ``detect_beep`` holds it until the beep
+        and sends only the beep (a human verdict, after which no beep comes, is sent and
+        releases the NCCO at once).
+        """
         behavior = leg.machine_detection
         if behavior is None or not leg.alive:
             return
-        body: dict[str, Any] = {
-            "call_uuid": leg.uuid,
-            "conversation_uuid": leg.conversation_uuid,
-            "status": verdict,
-            "direction": leg.direction,
-            "from": leg.from_str,
-            "to": leg.to_str,
-            "timestamp": iso(self.clock.now()),
-        }
-        if sub_state:
-            body["sub_state"] = sub_state
-        leg.emit("status", body)
+        mode = leg.amd_mode
+        beep = sub_state is not None
+        if beep and mode not in ("default", "detect_beep"):
+            return
+        send = not (mode == "detect_beep" and verdict == "machine" and not beep)
+        send = send and not (mode == "detect" and beep)
+        if send:
+            body: dict[str, Any] = {
+                "call_uuid": leg.uuid,
+                "conversation_uuid": leg.conversation_uuid,
+                "status": verdict,
+                "direction": leg.direction,
+                "from": leg.from_str,
+                "to": leg.to_str,
+                "timestamp": iso(self.clock.now()),
+            }
+            if sub_state:
+                body["sub_state"] = sub_state
+            if mode == "default":
+                # asynchronous advanced detection: a reply NCCO takes over the call
+                self.ask(leg, "status", body, leg.events, lambda a: self._amd_reply(leg, a))
+            else:
+                leg.emit("status", body)
         if verdict == "machine" and behavior == "hangup":
             leg.hangup("platform")
+            return
+        if mode == "detect" or (mode == "detect_beep" and (beep or verdict == "human")):
+            self._release_flow(leg)
+
+    def _amd_reply(self, leg: Leg, actions: Sequence[Action] | None) -> None:
+        if actions is not None and leg.alive:
+            self._transfer_to(leg, actions)
+
+    def _hold_flow(self, leg: Leg, start: Callable[[], None]) -> None:
+        """Start the NCCO once detection decides; never later than its own deadline."""
+        leg.held_flow = start
+        wait = AMD_DECISION_WAIT + (leg.beep_timeout if leg.amd_mode == "detect_beep" else 0)
+        leg.start_timer("amd", wait, lambda: self._release_flow(leg))
+
+    def _release_flow(self, leg: Leg) -> None:
+        leg.cancel_timer("amd")
+        start, leg.held_flow = leg.held_flow, None
+        if start is not None and leg.alive:
+            start()
 
     def random_number(self, app: Application | None) -> str | None:
         numbers = sorted(n for n, a in self.directory.list_numbers() if app and a == app.id)

@@ -13,7 +13,13 @@ from typing import Any
 
 from trunkline.clock import Clock, TimerHandle
 from trunkline.engine.leg import Leg
-from trunkline.engine.ports import Prompt, RecordingOptions
+from trunkline.engine.ports import (
+    Prompt,
+    RecordedAudio,
+    RecordingOptions,
+    RecordingSink,
+    SpeechOptions,
+)
 from trunkline.engine.switch import Switch
 from trunkline.errors import NotFound
 from trunkline.sim.phones import SimPhone, Step, speech_seconds
@@ -178,8 +184,23 @@ class SimCall:
             return
         started, options = entry
         seconds = self.clock.now() - started
-        size = int(seconds * RECORD_RATE.get(options.format, 4000) * max(1, options.channels))
         leg = self.leg
+        sink = self.net.recordings
+        if sink is not None:
+            # a real file of the recorded length (faint noise: a sim phone has no voice)
+            audio = RecordedAudio(
+                file_id=options.file_id or rec_id,
+                format=options.format,
+                sample_rate=options.sample_rate,
+                channels=max(1, options.channels),
+                seconds=seconds,
+                application_id=leg.record.application_id,
+                call_uuid=leg.uuid,
+                conversation_uuid=leg.conversation_uuid,
+            )
+            sink.save(audio, lambda size: leg.on_recording_done(rec_id, size))
+            return
+        size = int(seconds * RECORD_RATE.get(options.format, 4000) * max(1, options.channels))
         self.clock.call_soon(lambda: leg.on_recording_done(rec_id, size))
 
     def conversation_changed(self, conversation_uuid: str | None, peers: list[str]) -> None:
@@ -189,13 +210,87 @@ class SimCall:
     def set_audio(self, *, muted: bool, earmuffed: bool) -> None:
         self.note("audio", muted=muted, earmuffed=earmuffed)
 
+    def start_speech(self, listen_id: str, options: SpeechOptions) -> None:
+        """Nothing to do: a sim phone's script says what it says (see :meth:`say`)."""
+
+    def stop_speech(self, listen_id: str) -> None:
+        """Nothing to stop (see :meth:`start_speech`)."""
+
+
+class SimConversationRecorder:
+    """The :class:`~trunkline.engine.ports.ConversationRecorder` of sim conversations.
+
+    Sim phones have no voice: the file is a real one of the recorded length (faint noise,
+    through the :class:`RecordingSink`) or, with no sink, just its size from the duration.
+    """
+
+    def __init__(self, clock: Clock, recordings: RecordingSink | None = None) -> None:
+        self.clock = clock
+        self.recordings = recordings
+        #: rec id -> (started at, options, conversation uuid, application id)
+        self.active: dict[str, tuple[float, RecordingOptions, str, str | None]] = {}
+        #: rec id -> the members it mixes now (what a test can look at)
+        self.members: dict[str, list[str]] = {}
+
+    def start(
+        self,
+        conversation_uuid: str,
+        rec_id: str,
+        options: RecordingOptions,
+        *,
+        application_id: str | None = None,
+    ) -> None:
+        self.active[rec_id] = (self.clock.now(), options, conversation_uuid, application_id)
+        self.members[rec_id] = []
+
+    def set_members(self, rec_id: str, legs: list[str]) -> None:
+        if rec_id in self.active:
+            self.members[rec_id] = list(legs)
+
+    def stop(self, rec_id: str, done: Callable[[int], None]) -> None:
+        entry = self.active.pop(rec_id, None)
+        if entry is None:
+            self.clock.call_soon(lambda: done(0))
+            return
+        started, options, conv_uuid, app_id = entry
+        seconds = self.clock.now() - started
+        if self.recordings is not None:
+            audio = RecordedAudio(
+                file_id=options.file_id or rec_id,
+                format=options.format,
+                sample_rate=options.sample_rate,
+                channels=max(1, options.channels),
+                seconds=seconds,
+                application_id=app_id,
+                conversation_uuid=conv_uuid,
+            )
+            self.recordings.save(audio, done)
+            return
+        size = int(seconds * RECORD_RATE.get(options.format, 4000) * max(1, options.channels))
+        self.clock.call_soon(lambda: done(size))
+
+
+def _beep(greeting: float | None, timeout: float, leg: Leg) -> tuple[float, Callable[[], None]]:
+    """When a sim answering machine's beep is heard (or detection gives up), and the event."""
+    if greeting is not None and greeting < timeout:
+        return greeting, lambda: leg.on_machine("machine", "beep_start")
+    return timeout, lambda: leg.on_machine("machine", "beep_timeout")
+
 
 class SimNetwork:
     """The phones, and the driver that connects them with trunkline's switch."""
 
-    def __init__(self, clock: Clock, *, stream_seconds: float = 4.0) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        stream_seconds: float = 4.0,
+        recordings: RecordingSink | None = None,
+    ) -> None:
         self.clock = clock
         self.stream_seconds = stream_seconds
+        #: stores recordings as files; None: only their size is computed
+        self.recordings = recordings
         self.phones: dict[str, SimPhone] = {}
         self.calls: dict[str, SimCall] = {}
         self._switch: Switch | None = None
@@ -220,11 +315,13 @@ class SimNetwork:
         user: str | None = None,
         uri: str | None = None,
         keep_log: bool = True,
+        greeting: float | None = 4.0,
     ) -> SimPhone:
         phone = SimPhone(
             number=number,
             answer=answer,
             ring=ring,
+            greeting=greeting,
             script=tuple(script),
             user=user,
             uri=uri,
@@ -318,6 +415,8 @@ class SimNetwork:
                 call.answer()
                 leg.on_answered()
                 leg.on_machine(behaviour)
+                if behaviour == "machine" and leg.amd_mode in ("default", "detect_beep"):
+                    call._later(*_beep(phone.greeting, leg.beep_timeout, leg))
             elif behaviour == "busy":
                 call.note("rejected", status="busy")
                 call._end()

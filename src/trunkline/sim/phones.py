@@ -66,6 +66,8 @@ class SimPhone:
     user: str | None = None  # reachable as an ``app`` endpoint under this name
     uri: str | None = None  # reachable as a ``sip`` endpoint at this URI
     keep_log: bool = True
+    #: a machine's greeting lasts this long, then it beeps (None: a machine with no beep)
+    greeting: float | None = 4.0
     log: list[LogEntry] = field(default_factory=list)
 
     def __post_init__(self) -> None:

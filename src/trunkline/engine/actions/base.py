@@ -41,6 +41,22 @@ class ActionRunner(ABC, Generic[A]):
     def on_speech(self, text: str, confidence: float) -> None:
         """A speech result arrived on the leg (most actions do not care)."""
 
+    def on_speech_started(self) -> None:
+        """A recogniser heard the caller start to speak (most actions do not care)."""
+
+    def on_voice(self) -> None:
+        """The caller's voice was heard on a real leg (voice activity, not recognition)."""
+
+    def on_speech_result(
+        self, results: list[tuple[str, float]], timeout_reason: str, recording_url: str | None
+    ) -> None:
+        """A recogniser's full result; by default the best alternative as :meth:`on_speech`."""
+        if results:
+            self.on_speech(*results[0])
+
+    def on_speech_error(self, reason: str) -> None:
+        """Recognition failed on the leg (most actions do not care)."""
+
     def on_cancel(self) -> None:
         """Release what this action holds (prompts, legs, recordings)."""
 

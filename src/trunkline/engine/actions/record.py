@@ -33,7 +33,11 @@ class RecordRunner(ActionRunner[Record]):
             self.leg.channel.start_recording(
                 self.recording_uuid,
                 RecordingOptions(
-                    format=fmt, split=a.split, channels=channels, beep_start=a.beep_start
+                    format=fmt,
+                    split=a.split,
+                    channels=channels,
+                    beep_start=a.beep_start,
+                    file_id=self.file_id,
                 ),
             )
         self.leg.journal("record", f"recording {self.recording_uuid} started ({fmt})")
@@ -57,6 +61,9 @@ class RecordRunner(ActionRunner[Record]):
 
     def on_speech(self, text: str, confidence: float) -> None:
         self._arm_silence()
+
+    def on_voice(self) -> None:
+        self._arm_silence()  # endOnSilence counts from the last sound of the caller's voice
 
     def on_cancel(self) -> None:
         # The call ended or the NCCO was replaced: the recording still stops and is reported.
