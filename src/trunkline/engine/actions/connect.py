@@ -6,17 +6,28 @@ When it answers, the legs are bridged and the NCCO waits until the bridge ends
 unanswered, failed, timeout after ``timeout`` s, cancelled) the next action runs at
 once — or, with ``eventType: synchronous``, the reply to the failure event may carry
 an NCCO that replaces the rest (the call-centre fallback).
+
+A phone endpoint's ``onAnswer`` (spec §2.7): once the callee answers, an NCCO fetched
+from ``onAnswer.url`` (as an answer webhook is, for the callee's leg) runs on the callee
+— a whisper, a screening question — while the ringback keeps playing to the caller; the
+two are bridged when that NCCO runs out. If the fetch fails the callee is hung up (an
+error event says why) and the caller goes on with the next action.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trunkline.engine.actions.base import ActionRunner
+from trunkline.engine.flow import CallFlow
+from trunkline.engine.hooks import Hook
 from trunkline.engine.leg import FAILURES, Leg
 from trunkline.engine.ports import Prompt
 from trunkline.ncco import Action, Connect, dump_action
+
+if TYPE_CHECKING:
+    from trunkline.engine.switch import FetchFailure
 
 
 class ConnectRunner(ActionRunner[Connect]):
@@ -43,6 +54,7 @@ class ConnectRunner(ActionRunner[Connect]):
             app=self.leg.app,
             events=self.target(a.event_url, a.event_method),
             conversation_uuid=self.leg.conversation_uuid,
+            headers=endpoint.get("headers") if endpoint.get("type") == "websocket" else None,
         )
         self.callee = callee
         callee.parent = self.leg
@@ -51,6 +63,9 @@ class ConnectRunner(ActionRunner[Connect]):
             if a.advanced_machine_detection is not None
             else a.machine_detection
         )
+        if a.advanced_machine_detection is not None:
+            callee.amd_mode = a.advanced_machine_detection.mode
+            callee.beep_timeout = float(a.advanced_machine_detection.beep_timeout)
         if a.event_type == "synchronous":
             callee.failure_reply = self._failure_reply
         callee.observers.append(self._on_callee)
@@ -91,7 +106,8 @@ class ConnectRunner(ActionRunner[Connect]):
             return
         if status == "answered":
             self._clear_timers()
-            self._stop_ringback()
+            if self._on_answer_url() is None:
+                self._stop_ringback()
             self._answered(callee)
         elif status in FAILURES:
             self._stop_ringback()
@@ -99,6 +115,12 @@ class ConnectRunner(ActionRunner[Connect]):
                 self.done()
             # synchronous: _failure_reply decides once the event's reply is in
         elif status in ("completed", "unbridged") and self.bridged:
+            if callee.disconnected and callee.failure_reply is not None:
+                return  # synchronous: _failure_reply goes on once the reply is in
+            self.done()
+        elif status == "completed":
+            # hung up while its onAnswer NCCO ran, before the bridge
+            self._stop_ringback()
             self.done()
 
     def _answered(self, callee: Leg) -> None:
@@ -108,8 +130,67 @@ class ConnectRunner(ActionRunner[Connect]):
         if dtmf_answer and callee.channel is not None:
             callee.channel.send_dtmf(dtmf_answer)
         callee.start_timer("limit", a.limit, lambda: callee.hangup("platform"))
+        url = self._on_answer_url()
+        if url is not None:
+            self._run_on_answer(callee, url)
+            return
+        self._bridge(callee)
+
+    def _bridge(self, callee: Leg) -> None:
         self.bridged = True
         self.switch.bridge(self.leg, callee)
+
+    # -- onAnswer: an NCCO for the callee before the bridge -------------------------------
+    def _on_answer_url(self) -> str | None:
+        on_answer = getattr(self.action.endpoint[0], "on_answer", None)
+        return str(on_answer.url) if on_answer is not None else None
+
+    def _run_on_answer(self, callee: Leg, url: str) -> None:
+        switch = self.switch
+        callee.journal("action", f"onAnswer: fetching the callee's NCCO from {url}")
+        hook = Hook(
+            kind="answer",
+            url=url,
+            method="GET",
+            body={
+                "to": callee.to_str,
+                "from": callee.from_str,
+                "conversation_uuid": callee.conversation_uuid,
+                "uuid": callee.uuid,
+                "endpoint_type": str(callee.record.to.get("type", "phone")),
+                "region_url": switch.settings.base_url,
+            },
+            call_uuid=callee.uuid,
+            conversation_uuid=callee.conversation_uuid,
+            connect_timeout=1.0,
+            read_timeout=5.0,
+        )
+
+        def fetched(actions: Sequence[Action] | None, failure: FetchFailure | None) -> None:
+            if not self.active or not callee.alive:
+                return
+            if actions is None:
+                reason = failure.reason if failure else "no NCCO"
+                if failure is None or not failure.reported:
+                    callee.emit_error(f"connect onAnswer: {reason}")
+                callee.hangup("platform")
+                return
+            flow = CallFlow(callee)
+            flow.on_run_out = lambda: self._on_answer_done(callee)
+            callee.flow = flow
+            flow.start(actions)
+
+        switch.fetch(callee, hook, fetched, required=True)
+
+    def _on_answer_done(self, callee: Leg) -> None:
+        """The callee's onAnswer NCCO ran out: bridge, as a plain connect does at answer."""
+        flow = callee.flow
+        if flow is not None and flow.finished and not flow.background:
+            callee.flow = None  # bridged like a plain callee (a transfer unbridges it)
+        if not self.active or not callee.alive:
+            return
+        self._stop_ringback()
+        self._bridge(callee)
 
     def _failure_reply(self, actions: Sequence[Action] | None) -> None:
         if self.active:

@@ -2,6 +2,8 @@
 
 It never completes: the leg stays until it hangs up, is transferred, or the
 conversation ends (a member with ``endOnExit`` left). Actions after it are not run.
+With ``record: true`` the whole conversation is recorded and the ``record`` event goes to
+the action's ``eventUrl`` (else the call's) when the conversation ends.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ class ConversationRunner(ActionRunner[Conversation]):
                 can_hear=a.can_hear,
                 can_speak=a.can_speak,
                 mute=a.mute,
+                record=a.record,
+                record_events=self.target(a.event_url, a.event_method) if a.event_url else None,
             ),
         )
 
