@@ -14,7 +14,7 @@ from __future__ import annotations
 import tomllib
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -32,7 +32,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from trunkline.domain import Application, Webhook
+from trunkline.domain import DEFAULT_TTS, Application, TtsName, Webhook
+from trunkline.door.settings import SipSection, SipSettings
 from trunkline.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -73,6 +74,10 @@ class Config:
     strict_urls: bool = False
     #: signs webhooks (HS256) for applications with signed_callbacks, when set
     signature_secret: str | None = None
+    #: where recordings are kept ([files] dir); None: files/ beside the SQLite database
+    files_dir: str | None = None
+    #: SIP trunks, softphone users and where SIP listens ([sip]; off by default)
+    sip: SipSettings = field(default_factory=SipSettings)
 
 
 def load_config(path: str | Path | None) -> Config:
@@ -229,6 +234,12 @@ class _Webhooks(_Model):
     strict_urls: bool = False
 
 
+class _Files(_Model):
+    """Where recordings are written (``GET /v1/files/{id}`` serves them)."""
+
+    dir: str | None = Field(None, min_length=1)
+
+
 class _Sim(_Model):
     enabled: bool = True
     clock: Literal["real", "virtual"] = "real"
@@ -247,6 +258,7 @@ class _Application(_Model):
     public_key: str | None = Field(None, min_length=1)  # PEM text, for REST JWTs
     public_key_file: str | None = Field(None, min_length=1)  # or a path to the PEM file
     call_rate_limit: float | None = Field(None, gt=0)  # REST call creations per second
+    tts: TtsName = DEFAULT_TTS  # the TTS engine of its talk actions ("espeak" or "piper")
 
     @field_validator("id")
     @classmethod
@@ -294,6 +306,8 @@ class _File(_Model):
     account: _Account | None = None
     sim: _Sim = Field(default_factory=_Sim)
     webhooks: _Webhooks = Field(default_factory=_Webhooks)
+    files: _Files = Field(default_factory=_Files)
+    sip: SipSection = Field(default_factory=SipSection)
     applications: list[_Application] = Field(default_factory=list)
 
 
@@ -334,8 +348,19 @@ def _build(model: _File, issues: list[str]) -> Config:
                 fallback_answer_url=entry.hook("fallback_answer"),
                 public_key=_public_key(entry, i, issues),
                 call_rate_limit=entry.call_rate_limit,
+                tts=entry.tts,
             )
         )
+    if model.sip.enabled and model.sim.clock == "virtual":
+        issues.append('sip.enabled: real SIP calls need the real clock ([sim] clock = "real")')
+    by_name = {app.name: app.id for app in apps} | {app.id: app.id for app in apps}
+    user_apps: dict[str, str] = {}
+    for i, user in enumerate(model.sip.users):
+        owner = by_name.get(user.application)
+        if owner is None:
+            issues.append(f"sip.users[{i}].application: no application named {user.application!r}")
+        else:
+            user_apps[user.username] = owner
     return Config(
         host=server.host,
         port=server.port,
@@ -354,6 +379,8 @@ def _build(model: _File, issues: list[str]) -> Config:
         webhook_horizon=float(model.webhooks.horizon),
         strict_urls=model.webhooks.strict_urls,
         signature_secret=model.account.signature_secret if model.account else None,
+        files_dir=model.files.dir,
+        sip=model.sip.build(user_apps),
     )
 
 

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
+from pathlib import Path
 from types import TracebackType
 
+from trunkline.call.doors import Doors
 from trunkline.call.platform import Platform
 from trunkline.call.webhooks import HttpWebhooks
 from trunkline.clock import AsyncioClock, Clock, VirtualClock
 from trunkline.config import Config, apply_config
 from trunkline.engine.switch import EngineSettings
+from trunkline.files import DiskFileStore, default_files_dir
+from trunkline.recordings import FileRecordings
 from trunkline.store import open_store
 from trunkline.store.base import Store
 from trunkline.webhooks.client import WebhookClient
@@ -48,6 +54,10 @@ class Runtime:
         self.store: Store
         self.webhooks: HttpWebhooks
         self.platform: Platform
+        self.doors: Doors
+        self.files: DiskFileStore
+        self.recordings: FileRecordings
+        self._temp_files: Path | None = None
 
     async def __aenter__(self) -> Runtime:
         cfg = self.config
@@ -65,11 +75,14 @@ class Runtime:
             policy=self.webhook_policy,
             signer=self.signer,
         )
+        self.files = self._open_files()
+        self.recordings = FileRecordings(self.files, self.clock)
         self.platform = Platform(
             clock=self.clock,
             store=self.store,
             webhooks=self.webhooks,
             settings=EngineSettings(base_url=cfg.public_url),
+            recordings=self.recordings,
         )
         # restart recovery: calls a previous process left live get a final state, and
         # every event it left undelivered (those included) is delivered, same ids
@@ -77,6 +90,16 @@ class Runtime:
         if closed:
             log.warning("closed %d call(s) left live by a previous run", len(closed))
         self.webhooks.recover()
+        self.doors = Doors(
+            cfg,
+            clock=self.clock,
+            platform=self.platform,
+            store=self.store,
+            recordings=self.recordings,
+            guard=self.url_guard,
+            signer=self.signer,
+        )
+        await self.doors.__aenter__()
         log.info(
             "trunkline ready: %d application(s), %d number(s), database %s, %s clock",
             len(cfg.applications),
@@ -85,6 +108,14 @@ class Runtime:
             cfg.sim_clock,
         )
         return self
+
+    def _open_files(self) -> DiskFileStore:
+        """Recordings go to ``[files] dir``, else beside the SQLite file, else a temp dir."""
+        where = self.config.files_dir or default_files_dir(self.config.database)
+        if where is None:
+            self._temp_files = Path(tempfile.mkdtemp(prefix="trunkline-files-"))
+            where = self._temp_files
+        return DiskFileStore(Path(where), self.store, now=self.clock.now)
 
     async def settle(self) -> None:
         """On a virtual clock, run what is due now (the API calls this after each change)."""
@@ -99,6 +130,12 @@ class Runtime:
     ) -> None:
         for leg in list(self.platform.switch.legs.values()):
             leg.hangup("platform")
+        await self.doors.__aexit__(None, None, None)
+        # recordings the hang-ups stopped are stored and their record events sent
+        await self.recordings.aclose()
+        await self.settle()
         await self.webhooks.aclose()
         if self._given_store is None:
             self.store.close()
+        if self._temp_files is not None:
+            shutil.rmtree(self._temp_files, ignore_errors=True)

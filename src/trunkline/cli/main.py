@@ -24,6 +24,7 @@ def _config(path: str | None) -> Config:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from trunkline.cli.serve import serve
+    from trunkline.media.pump import install_uvloop
     from trunkline.tuning import tune_gc
 
     try:
@@ -39,6 +40,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print("error: give --tls-cert and --tls-key together", file=sys.stderr)
         return 2
     tune_gc()
+    install_uvloop()  # the media pump's packet rate needs it (see notes: 33k vs 150k pps)
     return asyncio.run(
         serve(
             cfg,

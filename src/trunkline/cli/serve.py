@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import logging
 
 import uvicorn
@@ -13,6 +14,7 @@ from trunkline.api import create_app
 from trunkline.call.runtime import Runtime
 from trunkline.config import Config
 from trunkline.domain import Application, answer_webhook, event_webhook
+from trunkline.door.settings import Trunk
 from trunkline.examples import callcentre
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,12 @@ async def serve(
     default_url = f"http://{cfg.host}:{cfg.port}"
     if host != cfg.host or port != cfg.port or (cfg.tls_cert and cfg.public_url == default_url):
         cfg = dataclasses.replace(cfg, host=host, port=port, public_url=f"{scheme}://{host}:{port}")
+    if example and not cfg.sip.enabled:
+        # the demo answers SIP too: anything on this machine may call the example number
+        loopback = Trunk(name="loopback", sources=(ipaddress.ip_network("127.0.0.0/8"),))
+        cfg = dataclasses.replace(
+            cfg, sip=dataclasses.replace(cfg.sip, enabled=True, trunks=(loopback,))
+        )
     async with Runtime(cfg) as rt:
         app: Starlette = create_app(rt)
         if example:
@@ -54,6 +62,17 @@ async def serve(
             rt.platform.sim.add_phone(callcentre.NEXT_AGENT, ring=3)
             rt.platform.sim.add_phone("447700900100")
             app.router.routes.append(Mount("/example", app=callcentre.create_app(base)))
+            if rt.doors.sip_address is not None:
+                sip_host, sip_port = rt.doors.sip_address
+                log.info(
+                    "or over SIP: sipp -sn uac -s %s %s:%s (or a softphone dialling sip:%s@%s:%s)",
+                    callcentre.CALL_CENTRE,
+                    sip_host,
+                    sip_port,
+                    callcentre.CALL_CENTRE,
+                    sip_host,
+                    sip_port,
+                )
             log.info(
                 "example call centre on %s: call it with POST %s/sim/v1/phones/447700900100/calls "
                 '{"to": "%s"}',
