@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench import ivr, kit, mixer, rest, webhooks
+from bench import amd, asr, conference, ivr, kit, media_pump, mixer, rest, tts, webhooks, websocket
 from trunkline.tuning import tune_gc
 
 
@@ -16,8 +16,14 @@ def main() -> None:
     ivr.main(quick=args.quick)
     kit.main(quick=args.quick)
     mixer.main(quick=args.quick)
+    conference.main(quick=args.quick)
+    media_pump.main(quick=args.quick)
     rest.main(quick=args.quick)
     webhooks.main(quick=args.quick)
+    websocket.main(quick=args.quick)
+    asr.main(quick=args.quick)
+    amd.main(quick=args.quick)
+    tts.main(quick=args.quick)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ Plain dataclasses, shared by the engine, the store and the API. Wire names
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 Direction = Literal["inbound", "outbound"]
 
@@ -25,6 +25,12 @@ class Webhook:
     http_method: str = "POST"
     connect_timeout: float = 1.0  # seconds (Vonage: 300–1000 ms, default 1000)
     socket_timeout: float = 10.0  # seconds (answer 1–5 s default 5; event 1–10 s default 10)
+
+
+#: Text-to-speech engines an application may choose for its ``talk`` actions (``tts``).
+TtsName = Literal["espeak", "piper"]
+TTS_ENGINES: tuple[str, ...] = get_args(TtsName)
+DEFAULT_TTS: TtsName = "espeak"
 
 
 def answer_webhook(address: str, http_method: str = "GET") -> Webhook:
@@ -54,6 +60,8 @@ class Application:
     improve_ai: bool = False
     #: calls per second this application may create over REST (None: no limit)
     call_rate_limit: float | None = None
+    #: the TTS engine its talk actions use, one of :data:`TTS_ENGINES` (a trunkline extension)
+    tts: str = DEFAULT_TTS
 
 
 @dataclass

@@ -6,6 +6,11 @@ request brings its own ``keys.public_key``. Requests authenticate with the accou
 key and secret (basic auth, as the SDK sends them) or with any application's JWT.
 Capabilities other than ``voice`` are accepted and not kept: trunkline is a voice
 platform. Webhook timeouts are milliseconds on the wire and seconds in the domain.
+
+trunkline extension: ``capabilities.voice.trunkline.tts`` (``"espeak"`` or ``"piper"``) is
+the TTS engine of the application's talk actions. It is shown only when it is not the
+default (so responses stay byte for byte Vonage's otherwise; the SDKs ignore the unknown
+key), and a ``PUT`` without it keeps the application's engine (the SDKs cannot send it).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from starlette.routing import Route
 from trunkline.api.auth import Authenticator, AuthError
 from trunkline.api.problems import problem
 from trunkline.api.schemas import invalid_parameters, parse_json
-from trunkline.domain import Application, Webhook
+from trunkline.domain import DEFAULT_TTS, Application, TtsName, Webhook
 from trunkline.keys import generate_key_pair, is_public_key
 from trunkline.store.base import Store
 
@@ -60,8 +65,15 @@ class VoiceWebhooksIn(_In):
     event_url: HookIn | None = None
 
 
+class TrunklineVoiceIn(_In):
+    """trunkline's own voice settings (an extension: Vonage has no such key)."""
+
+    tts: TtsName | None = None
+
+
 class VoiceIn(_In):
     webhooks: VoiceWebhooksIn | None = None
+    trunkline: TrunklineVoiceIn | None = None
     signed_callbacks: bool | None = None
     conversations_ttl: int | None = Field(None, ge=1, le=9000)
     leg_persistence_time: int | None = Field(None, ge=1, le=31)
@@ -121,7 +133,7 @@ def application_json(app: Application, *, private_key: str | None = None) -> dic
         )
         if hook is not None
     }
-    if hooks:
+    if hooks or app.tts != DEFAULT_TTS:
         voice: dict[str, Any] = {
             "webhooks": hooks,
             "signed_callbacks": app.signed_callbacks,
@@ -130,6 +142,8 @@ def application_json(app: Application, *, private_key: str | None = None) -> dic
         }
         if app.region:
             voice["region"] = app.region
+        if app.tts != DEFAULT_TTS:
+            voice["trunkline"] = {"tts": app.tts}
         capabilities["voice"] = voice
     return {
         "id": app.id,
@@ -161,6 +175,8 @@ def application_from(body: ApplicationIn, app_id: str, public_key: str | None) -
             value = getattr(voice, key)
             if value is not None:
                 extra[key] = value
+        if voice.trunkline is not None and voice.trunkline.tts is not None:
+            extra["tts"] = voice.trunkline.tts
     if body.privacy is not None and body.privacy.improve_ai is not None:
         extra["improve_ai"] = body.privacy.improve_ai
     return Application(
@@ -287,6 +303,8 @@ class ApplicationsApi:
         app = application_from(body, old.id, public_key)
         if app.call_rate_limit is None and old.call_rate_limit is not None:
             app = Application(**{**vars(app), "call_rate_limit": old.call_rate_limit})
+        if not _sets_tts(body):
+            app = Application(**{**vars(app), "tts": old.tts})
         self.store.put_application(app)
         return JSONResponse(application_json(app))
 
@@ -297,6 +315,11 @@ class ApplicationsApi:
         if not self.store.delete_application(request.path_params["id"]):
             return _missing(request.path_params["id"])
         return Response(status_code=204)
+
+
+def _sets_tts(body: ApplicationIn) -> bool:
+    voice = body.capabilities.voice if body.capabilities else None
+    return voice is not None and voice.trunkline is not None and voice.trunkline.tts is not None
 
 
 def _missing(app_id: str) -> Response:

@@ -8,6 +8,8 @@
   byte budget.
 - :class:`AsyncTts` — ``await tts.render(...)``: cache hits return at once; misses synthesise in
   an executor (off the event loop); concurrent identical misses share one synthesis.
+- :class:`~trunkline.media.piper.PiperEngine` (in ``media/piper.py``) — the optional neural
+  engine, piper-tts in a warm worker process; applications choose it with ``tts = "piper"``.
 - :func:`apply_level` — the Vonage ``level`` (−1…1) as a linear gain ``1 + level``: 0 leaves the
   audio as is, 1 doubles it (saturating at the int16 limits), −1 is silence.
 
@@ -333,6 +335,12 @@ class AsyncTts:
                 future = self._start(key, text, language, style, sample_rate)
             cached = await asyncio.shield(future)
         return apply_level(cached, level)
+
+    async def aclose(self) -> None:
+        """Release the engine (an engine with a ``close()``, such as piper's worker process)."""
+        close = getattr(self.engine, "close", None)
+        if callable(close):
+            await asyncio.get_running_loop().run_in_executor(self._executor, close)
 
     def _start(
         self, key: CacheKey, text: str, language: str, style: int, sample_rate: int

@@ -1,4 +1,4 @@
-"""``talk``: speak text to the leg (spec §2.1)."""
+"""``talk``: speak text to the leg (spec §2.1), with the TTS engine its application chose."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ class TalkRunner(PromptRunner[Talk]):
 
     def prompt(self) -> Prompt:
         a = self.action
+        app = self.leg.app
         return Prompt(
             kind="tts",
             text=a.text,
@@ -20,4 +21,5 @@ class TalkRunner(PromptRunner[Talk]):
             premium=a.premium,
             level=a.level,
             loop=a.loop,
+            engine=app.tts if app is not None else "",
         )
