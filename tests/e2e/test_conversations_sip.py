@@ -54,7 +54,7 @@ __all__ = ["pcap_dir"]  # the fixture, shared with test_sip_door
 
 PASSWORD = "correct-horse"
 MOH_HZ = 400.0
-MARGIN = 0.5
+MARGIN = 0.6  # audio paths lag a little more on a loaded machine
 
 
 def tone(
@@ -389,21 +389,21 @@ async def test_a_muted_party_drops_out_of_the_mix_and_the_conversation_recording
             for party in group.values():
                 await call(rt, party, [room])
                 everyone = await in_conversation(party)
-            await hold(2.5)
+            await hold(3.0)
             rex = group["rex"].leg
             assert rex is not None
             await rest.put_call(rex.uuid, {"action": "mute"})
             muted = rt.clock.now()
             assert rex.muted
-            await hold(2.5)
+            await hold(3.0)
             await rest.put_call(rex.uuid, {"action": "unmute"})
             unmuted = rt.clock.now()
-            await hold(2.5)
+            await hold(3.0)
             pia = group["pia"].leg
             assert pia is not None
             await rest.put_call(pia.uuid, {"action": "earmuff"})
             earmuffed = rt.clock.now()
-            await hold(2.5)
+            await hold(3.0)
             end = await hang_up_all(rt, group)
             (record,) = await app.wait_for("/conv-record", 1, timeout=20)
             body = record.json
@@ -536,7 +536,7 @@ async def test_connect_on_answer_whispers_to_the_callee_with_ringback_to_the_cal
                 leg = await call(rt, cust, ncco)
                 await until(lambda: bool(leg.bridged), timeout=20)
                 bridged = rt.clock.now()
-                await hold(2.5)
+                await hold(3.0)
                 end = await hang_up_all(rt, {"cust": cust})
                 await wait_status(app, "/connect-event", "completed")
                 timeline = rt.store.timeline()
@@ -630,7 +630,7 @@ async def test_a_trunk_caller_speaks_into_a_recorded_conversation_of_softphones(
             await wait_status(app, "/event", "completed")
             caller = app.requests_to("/answer")[0].query["uuid"]
             timeline = rt.store.timeline(call_uuid=caller)
-            await hold(1.5)
+            await hold(2.0)
             end = await hang_up_all(rt, group)
             (record,) = await app.wait_for("/conv-record", 1, timeout=20)
             body = record.json
