@@ -62,6 +62,13 @@ async def serve(
             rt.platform.sim.add_phone(callcentre.NEXT_AGENT, ring=3)
             rt.platform.sim.add_phone("447700900100")
             app.router.routes.append(Mount("/example", app=callcentre.create_app(base)))
+            log.info(
+                "example call centre on %s: call it with POST %s/sim/v1/phones/447700900100/calls "
+                '{"to": "%s"}',
+                callcentre.CALL_CENTRE,
+                cfg.public_url,
+                callcentre.CALL_CENTRE,
+            )
             if rt.doors.sip_address is not None:
                 sip_host, sip_port = rt.doors.sip_address
                 log.info(
@@ -73,13 +80,6 @@ async def serve(
                     sip_host,
                     sip_port,
                 )
-            log.info(
-                "example call centre on %s: call it with POST %s/sim/v1/phones/447700900100/calls "
-                '{"to": "%s"}',
-                callcentre.CALL_CENTRE,
-                cfg.public_url,
-                callcentre.CALL_CENTRE,
-            )
         server = uvicorn.Server(
             uvicorn.Config(
                 app,
