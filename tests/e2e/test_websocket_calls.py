@@ -300,8 +300,8 @@ async def test_talk_into_the_websocket_leg_reaches_the_app() -> None:
         assert isinstance(channel, WebSocketChannel)
         r.h.switch.play(ws.uuid, Prompt(kind="tts", text="Hello bot"))
         async with asyncio.timeout(20):
-            while channel.rendering:
-                await asyncio.gather(*channel.rendering.values(), return_exceptions=True)
+            while channel.player.rendering:
+                await asyncio.gather(*channel.player.rendering.values(), return_exceptions=True)
         media = r.pump.get(ws.uuid)
         assert media is not None and media.playing
         for _ in range(40):

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from trunkline.door.progress import failure_status, refusal_code
-from trunkline.door.prompts import PromptError
+from trunkline.door.prompts import PromptPlayer
 from trunkline.engine.leg import Leg
 from trunkline.engine.ports import Prompt, RecordingOptions, SpeechOptions
 from trunkline.media.amd import Beep, MachineDetector, Vad, frames_for_seconds
@@ -117,8 +117,7 @@ class SipChannel:
         self.decision: asyncio.Future[Decision] | None = None
         self.answer_sdp: bytes = b""
         self.answer_wanted = False
-        self.plays: dict[int, int] = {}
-        self.rendering: dict[int, asyncio.Task[None]] = {}
+        self.player: PromptPlayer | None = None
         self.recordings: dict[str, _Recording] = {}
         self.hearing: list[str] = []
         self.muted = False
@@ -156,41 +155,22 @@ class SipChannel:
         self._end()
 
     def play(self, play_id: int, prompt: Prompt) -> None:
-        if self.state == "ended":
-            return
-        task = self.door.spawn(self._play(play_id, prompt))
-        self.rendering[play_id] = task
-        task.add_done_callback(lambda _: self.rendering.pop(play_id, None))
-
-    async def _play(self, play_id: int, prompt: Prompt) -> None:
-        try:
-            samples = await self.door.prompts.render(prompt)
-        except PromptError as exc:
-            log.info("leg %s: cannot play %s: %s", self.uuid, prompt.kind, exc)
-            if self.leg is not None and self.leg.alive:
-                self.leg.emit_error(str(exc))
-                self.leg.on_play_done(play_id)
-            return
-        if self.media is None or self.state == "ended":
-            return
-        leg = self.leg
-
-        def done() -> None:
-            self.plays.pop(play_id, None)
-            if leg is not None:
-                leg.on_play_done(play_id)
-
-        self.plays[play_id] = self.media.play(
-            samples, loop=prompt.loop, level=prompt.level, on_done=done
-        )
+        if self.state != "ended" and self.leg is not None:
+            self._player(self.leg).play(play_id, prompt)
 
     def stop_play(self, play_id: int) -> None:
-        task = self.rendering.pop(play_id, None)
-        if task is not None:
-            task.cancel()
-        handle = self.plays.pop(play_id, None)
-        if handle is not None and self.media is not None:
-            self.media.stop_play(handle)
+        if self.player is not None:
+            self.player.stop(play_id)
+
+    def _player(self, leg: Leg) -> PromptPlayer:
+        if self.player is None:
+            self.player = PromptPlayer(
+                leg,
+                self.door.prompts.render,
+                self.door.spawn,
+                lambda: self.media if self.state != "ended" else None,
+            )
+        return self.player
 
     def send_dtmf(self, digits: str) -> None:
         if self.rtp is not None and self.state == "answered":
@@ -425,9 +405,8 @@ class SipChannel:
         if self.state == "ended":
             return
         self.state = "ended"
-        for task in list(self.rendering.values()):
-            task.cancel()
-        self.rendering.clear()
+        if self.player is not None:
+            self.player.close()
         for rec_id in list(self.recordings):
             self.stop_recording(rec_id)
         for listen_id in list(self.listeners):

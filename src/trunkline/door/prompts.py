@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any, Protocol
 
 import aiohttp
 import numpy as np
@@ -23,13 +24,14 @@ import numpy.typing as npt
 import yarl
 
 from trunkline.domain import DEFAULT_TTS
+from trunkline.engine.leg import Leg
 from trunkline.engine.ports import Prompt
 from trunkline.errors import TrunklineError
 from trunkline.media.audio import decode_audio
 from trunkline.media.tts import AsyncTts
 from trunkline.webhooks.guard import GuardedResolver, UrlGuard
 
-__all__ = ["PromptAudio", "PromptError"]
+__all__ = ["PlayMedia", "PromptAudio", "PromptError", "PromptPlayer"]
 
 log = logging.getLogger(__name__)
 
@@ -144,3 +146,98 @@ class PromptAudio:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+class PlayMedia(Protocol):
+    """What a player needs of a leg's media (the pump's ``LegMedia``)."""
+
+    def play(
+        self,
+        samples: Samples,
+        *,
+        loop: int = 1,
+        level: float = 0.0,
+        on_done: Callable[[], None] | None = None,
+    ) -> int: ...
+
+    def stop_play(self, handle: int) -> None: ...
+
+
+class PromptPlayer:
+    """The engine's ``play``/``stop_play`` for one real-media leg.
+
+    A prompt is rendered (TTS, a fetched stream) in a task ``spawn`` owns, then played
+    through the leg's current media (``media()``; None once the leg has ended). The leg
+    hears ``on_play_done`` after the last loop, or an error event and ``on_play_done``
+    when the prompt cannot be played; ``deliver`` runs those callbacks (on the engine's
+    clock, for a driver that needs it). A stopped prompt reports nothing.
+    """
+
+    def __init__(
+        self,
+        leg: Leg,
+        render: Callable[[Prompt], Awaitable[Samples]],
+        spawn: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]],
+        media: Callable[[], PlayMedia | None],
+        *,
+        deliver: Callable[[Callable[[], None]], None] | None = None,
+    ) -> None:
+        self.leg = leg
+        self.render = render
+        self.spawn = spawn
+        self.media = media
+        self.deliver: Callable[[Callable[[], None]], None] = deliver or _call
+        self.plays: dict[int, int] = {}  # engine play id -> the pump's handle
+        self.rendering: dict[int, asyncio.Task[None]] = {}
+
+    def play(self, play_id: int, prompt: Prompt) -> None:
+        task = self.spawn(self._play(play_id, prompt))
+        self.rendering[play_id] = task
+        task.add_done_callback(lambda _: self.rendering.pop(play_id, None))
+
+    async def _play(self, play_id: int, prompt: Prompt) -> None:
+        leg = self.leg
+        try:
+            samples = await self.render(prompt)
+        except TrunklineError as exc:
+            log.info("leg %s: cannot play %s: %s", leg.uuid, prompt.kind, exc)
+            reason = f"cannot play {prompt.kind}: {exc}"
+
+            def failed() -> None:
+                if leg.alive:
+                    leg.emit_error(reason)
+                    leg.on_play_done(play_id)
+
+            self.deliver(failed)
+            return
+        media = self.media()
+        if media is None:
+            return
+
+        def done() -> None:
+            self.plays.pop(play_id, None)
+            self.deliver(lambda: leg.on_play_done(play_id))
+
+        self.plays[play_id] = media.play(
+            samples, loop=prompt.loop, level=prompt.level, on_done=done
+        )
+
+    def stop(self, play_id: int) -> None:
+        task = self.rendering.pop(play_id, None)
+        if task is not None:
+            task.cancel()
+        handle = self.plays.pop(play_id, None)
+        media = self.media()
+        if handle is not None and media is not None:
+            media.stop_play(handle)
+
+    def close(self) -> None:
+        """The leg ended: abandon prompts still rendering (the pump drops the playing)."""
+        for task in list(self.rendering.values()):
+            task.cancel()
+        self.rendering.clear()
+        self.plays.clear()
+
+
+def _call(fn: Callable[[], None]) -> None:
+    fn()

@@ -34,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from trunkline.clock import Callback, Clock
+from trunkline.door.prompts import PromptPlayer
 from trunkline.engine.leg import Leg
 from trunkline.engine.ports import (
     Prompt,
@@ -164,8 +165,13 @@ class WebSocketChannel:
         self.hearing: list[str] = []
         self.muted = False
         self.earmuffed = False
-        self.plays: dict[int, int] = {}
-        self.rendering: dict[int, asyncio.Task[None]] = {}
+        self.player = PromptPlayer(
+            leg,
+            driver.render,
+            driver.spawn,
+            lambda: self.media if self.state != "ended" else None,
+            deliver=self._deliver,
+        )
         self.recordings: dict[str, _Recording] = {}
 
     @property
@@ -231,8 +237,7 @@ class WebSocketChannel:
         self.state = "ended"
         for rec_id in list(self.recordings):
             self.stop_recording(rec_id)
-        for task in list(self.rendering.values()):
-            task.cancel()
+        self.player.close()
         if self.media is not None:
             self.driver.pump.remove(self.uuid)
             self.media = None
@@ -272,46 +277,11 @@ class WebSocketChannel:
         self.ws.close(code)
 
     def play(self, play_id: int, prompt: Prompt) -> None:
-        if self.state == "ended":
-            return
-        task = self.driver.spawn(self._play(play_id, prompt))
-        self.rendering[play_id] = task
-        task.add_done_callback(lambda _: self.rendering.pop(play_id, None))
-
-    async def _play(self, play_id: int, prompt: Prompt) -> None:
-        leg = self.leg
-        try:
-            samples = await self.driver.render(prompt)
-        except Exception as exc:
-            log.info("websocket leg %s: cannot play %s: %s", self.uuid, prompt.kind, exc)
-            reason = f"cannot play {prompt.kind}: {exc}"
-
-            def failed() -> None:
-                if leg.alive:
-                    leg.emit_error(reason)
-                    leg.on_play_done(play_id)
-
-            self._deliver(failed)
-            return
-        media = self.media
-        if media is None or self.state == "ended":
-            return
-
-        def done() -> None:
-            self.plays.pop(play_id, None)
-            self._deliver(lambda: leg.on_play_done(play_id))
-
-        self.plays[play_id] = media.play(
-            samples, loop=prompt.loop, level=prompt.level, on_done=done
-        )
+        if self.state != "ended":
+            self.player.play(play_id, prompt)
 
     def stop_play(self, play_id: int) -> None:
-        task = self.rendering.pop(play_id, None)
-        if task is not None:
-            task.cancel()
-        handle = self.plays.pop(play_id, None)
-        if handle is not None and self.media is not None:
-            self.media.stop_play(handle)
+        self.player.stop(play_id)
 
     def send_dtmf(self, digits: str) -> None:
         """Digits (``p`` = 500 ms pause) as ``websocket:dtmf`` messages, paced in real time."""

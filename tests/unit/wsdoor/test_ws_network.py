@@ -101,8 +101,8 @@ async def test_rest_call_to_a_websocket_plays_its_ncco_to_the_app_then_hangs_up(
         channel = leg.channel
         assert isinstance(channel, WebSocketChannel)
         async with asyncio.timeout(5):
-            while channel.rendering:  # the prompt is being rendered
-                await asyncio.gather(*channel.rendering.values())
+            while channel.player.rendering:  # the prompt is being rendered
+                await asyncio.gather(*channel.player.rendering.values())
         for _ in range(10):  # 0.2 s of tone
             pump.tick()
         assert not leg.alive or leg.answered
