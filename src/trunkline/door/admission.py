@@ -1,7 +1,8 @@
 """Who may call in, and as whom: the decision on a new INVITE, pure.
 
 An INVITE is a call to one of our numbers only when it comes from a trunk's source
-addresses, or from a SIP user who proves who they are with digest credentials. Anything
+addresses, from a trunk that proves itself with digest credentials (``inbound_auth``,
+from its sources if it lists any), or from a SIP user who does. Anything
 else is refused — 401 with a challenge when users exist, 403 otherwise — and never goes
 anywhere: inbound INVITEs are never routed out again, so trunkline cannot be used to
 reach a carrier without an authorised caller (no toll fraud through trunkline).
@@ -87,26 +88,27 @@ def admit(
         if _is_number(dialled)
         else {"type": "sip", "uri": str(invite.uri)}
     )
-    trunk = next((t for t in settings.trunks if t.admits(host)), None)
+    # a trunk known by its address alone needs nothing more
+    trunk = next((t for t in settings.trunks if t.admits(host) and not t.inbound_auth), None)
     if trunk is not None:
-        app_id = application_for_number(dialled)
-        if app_id is None:
-            return Refuse(404, "Not Found")
-        caller = caller_of(invite)
-        from_: dict[str, Any] = (
-            {"type": "phone", "number": caller}
-            if _is_number(caller)
-            else {"type": "sip", "uri": str(invite.from_.uri)}
-        )
-        return Admit(app_id, from_, to, trunk=trunk)
-    if not settings.users:
+        return _trunk_call(invite, trunk, dialled, to, application_for_number)
+    # trunks that authenticate (from their sources, if they list any) and SIP users
+    auth_trunks = {
+        t.username: t
+        for t in settings.trunks
+        if t.inbound_auth and t.username and (not t.sources or t.admits(host))
+    }
+    if not settings.users and not auth_trunks:
         return Refuse(403, "Forbidden")
     if not credentials_from(invite):
-        if not settings.challenge:
+        if not settings.challenge and not auth_trunks:
             return Refuse(403, "Forbidden")
         return Refuse(401, "Unauthorized", (_challenge(digest, now, salt),))
 
     def password_of(name: str) -> str | None:
+        known = auth_trunks.get(name)
+        if known is not None:
+            return known.password
         user = settings.user(name)
         return user.password if user else None
 
@@ -115,6 +117,8 @@ def admit(
         return Refuse(401, "Unauthorized", (_challenge(digest, now, salt, stale=True),))
     if verdict is not Verdict.OK or username is None:
         return Refuse(403, "Forbidden")
+    if username in auth_trunks:
+        return _trunk_call(invite, auth_trunks[username], dialled, to, application_for_number)
     user = settings.user(username)
     assert user is not None
     app_id = application_for_number(dialled) if _is_number(dialled) else None
@@ -124,3 +128,23 @@ def admit(
         to,
         user=username,
     )
+
+
+def _trunk_call(
+    invite: Request,
+    trunk: Trunk,
+    dialled: str,
+    to: dict[str, Any],
+    application_for_number: Callable[[str], str | None],
+) -> Admit | Refuse:
+    """A carrier's call to one of our numbers (404 for numbers nobody has)."""
+    app_id = application_for_number(dialled)
+    if app_id is None:
+        return Refuse(404, "Not Found")
+    caller = caller_of(invite)
+    from_: dict[str, Any] = (
+        {"type": "phone", "number": caller}
+        if _is_number(caller)
+        else {"type": "sip", "uri": str(invite.from_.uri)}
+    )
+    return Admit(app_id, from_, to, trunk=trunk)

@@ -32,16 +32,18 @@ class Trunk:
     gateway: str | None = None
     gateway_port: int = 5060
     transport: Literal["udp", "tcp"] = "udp"
-    #: credentials for a gateway that challenges (401/407)
+    #: credentials for a gateway that challenges (401/407); with ``inbound_auth`` the
+    #: carrier must also present them (digest) on the INVITEs it sends us
     username: str | None = None
     password: str | None = None
+    inbound_auth: bool = False
     #: the caller ID used when the call's ``from`` is not one we may present
     caller_id: str | None = None
     #: prepended to dialled numbers (e.g. "+" or a tech prefix)
     prefix: str = ""
 
     def admits(self, host: str) -> bool:
-        """Whether an INVITE from ``host`` is this trunk's."""
+        """Whether ``host`` is one of this trunk's source addresses."""
         try:
             address = ipaddress.ip_address(host.strip("[]"))
         except ValueError:
@@ -119,15 +121,22 @@ class _Trunk(_Model):
     transport: Literal["udp", "tcp"] = "udp"
     username: str | None = Field(None, min_length=1)
     password: str | None = Field(None, min_length=1)
+    inbound_auth: bool = False
     caller_id: Annotated[str, AfterValidator(_number)] | None = None
     prefix: str = Field("", pattern=r"^[+0-9#*]*$")
 
     @model_validator(mode="after")
     def _useful(self) -> _Trunk:
-        if not self.sources and not self.gateway:
-            raise PydanticCustomError("config", "sources: a trunk needs sources, a gateway or both")
         if (self.username is None) != (self.password is None):
             raise PydanticCustomError("config", "password: give username and password together")
+        if self.inbound_auth and self.username is None:
+            raise PydanticCustomError(
+                "config", "inbound_auth: needs the username and password callers present"
+            )
+        if not self.sources and not self.gateway and not self.inbound_auth:
+            raise PydanticCustomError(
+                "config", "sources: a trunk needs sources, a gateway or inbound_auth"
+            )
         return self
 
     def build(self) -> Trunk:
@@ -139,6 +148,7 @@ class _Trunk(_Model):
             transport=self.transport,
             username=self.username,
             password=self.password,
+            inbound_auth=self.inbound_auth,
             caller_id=self.caller_id,
             prefix=self.prefix,
         )
@@ -173,10 +183,13 @@ class SipSection(_Model):
         if not (self.udp or self.tcp):
             raise PydanticCustomError("config", "udp: SIP needs UDP, TCP or both")
         names = [u.username for u in self.users]
+        names += [t.username for t in self.trunks if t.inbound_auth and t.username]
         for name in names:
             if names.count(name) > 1:
                 raise PydanticCustomError(
-                    "config", "users: the username {name} appears twice", {"name": name}
+                    "config",
+                    "users: the username {name} appears twice (users and trunks)",
+                    {"name": name},
                 )
         return self
 

@@ -179,3 +179,51 @@ def test_dialled_numbers_and_callers_lose_their_plus() -> None:
     request = invite("+447700900000", "+447700900100")
     assert dialled_number(request) == NUMBER
     assert caller_of(request) == "447700900100"
+
+
+CARRIER = {
+    "trunks": [
+        {
+            "name": "carrier",
+            "sources": ["203.0.113.0/24"],
+            "inbound_auth": True,
+            "username": "carrier-acct",
+            "password": "carrier-pw",
+        }
+    ]
+}
+
+
+def test_a_trunk_with_inbound_auth_must_prove_itself_even_from_its_sources(
+    digest: DigestServer,
+) -> None:
+    s = settings(**CARRIER)
+    first = invite()
+    refusal = decide(first, "203.0.113.5", s, digest)
+    assert isinstance(refusal, Refuse) and refusal.status == 401
+    again = answer_challenge(first, refusal, "carrier-acct", "carrier-pw")
+    verdict = decide(again, "203.0.113.5", s, digest)
+    assert isinstance(verdict, Admit)
+    assert verdict.trunk is not None and verdict.trunk.name == "carrier"
+    assert verdict.from_ == {"type": "phone", "number": "447700900100"}
+
+
+def test_trunk_credentials_from_outside_its_sources_are_refused(digest: DigestServer) -> None:
+    s = settings(**CARRIER)
+    first = invite()
+    # from elsewhere the trunk is unknown, so there is nobody to authenticate as
+    assert decide(first, "192.0.2.66", s, digest) == Refuse(403, "Forbidden")
+
+
+def test_a_trunk_known_only_by_credentials_is_admitted_from_anywhere(
+    digest: DigestServer,
+) -> None:
+    trunk = dict(CARRIER["trunks"][0], sources=[])
+    s = settings(trunks=[trunk])
+    first = invite()
+    refusal = decide(first, "192.0.2.66", s, digest)
+    again = answer_challenge(first, refusal, "carrier-acct", "carrier-pw")
+    verdict = decide(again, "192.0.2.66", s, digest)
+    assert isinstance(verdict, Admit) and verdict.trunk is not None
+    wrong = answer_challenge(first, decide(first, "192.0.2.66", s, digest), "carrier-acct", "x")
+    assert decide(wrong, "192.0.2.66", s, digest) == Refuse(403, "Forbidden")

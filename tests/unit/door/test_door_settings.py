@@ -56,7 +56,15 @@ def test_trunks_and_users_are_read() -> None:
 @pytest.mark.parametrize(
     ("section", "message"),
     [
-        ({"trunks": [{"name": "t"}]}, "a trunk needs sources, a gateway or both"),
+        ({"trunks": [{"name": "t"}]}, "a trunk needs sources, a gateway or inbound_auth"),
+        ({"trunks": [{"name": "t", "inbound_auth": True}]}, "inbound_auth: needs the username"),
+        (
+            {
+                "trunks": [{"name": "t", "inbound_auth": True, "username": "a", "password": "p"}],
+                "users": [{"username": "a", "password": "longenough", "application": "ivr"}],
+            },
+            "the username a appears twice",
+        ),
         ({"trunks": [{"name": "t", "sources": ["nonsense"]}]}, "IP address or network"),
         (
             {"trunks": [{"name": "t", "gateway": "g", "username": "u"}]},
