@@ -174,12 +174,17 @@ class Baresip:
         async with asyncio.timeout(timeout):
             return await self.responses.get()
 
-    async def wait_event(self, kind: str, timeout: float = 10.0) -> dict[str, Any]:
+    async def wait_event(
+        self, kind: str, timeout: float = 10.0, seen: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """The next ``kind`` event; the others before it go into ``seen`` when given."""
         async with asyncio.timeout(timeout):
             while True:
                 event = await self.events.get()
                 if event.get("type") == kind:
                     return event
+                if seen is not None:
+                    seen.append(event)
 
     def dump(self, which: str) -> Path | None:
         """The WAV baresip wrote of what it ``dec`` (heard) or ``enc`` (sent), if any."""

@@ -429,7 +429,8 @@ async def test_connect_to_a_registered_softphone_bridges_real_audio(
     tmp_path: Path, pcap_dir: Path
 ) -> None:
     """A trunk caller's NCCO connects to app user bob (baresip, registered, auto-answer):
-    bob hears the caller's voice through trunkline's media path."""
+    bob hears the caller's voice through trunkline's media path, and the key the caller
+    presses (RFC 4733) is relayed to him."""
     app = WebhookApp()
     app.route("/event", None)
     users = [{"username": "bob", "password": "correct-horse", "application": "ivr"}]
@@ -451,7 +452,7 @@ async def test_connect_to_a_registered_softphone_bridges_real_audio(
                     await asyncio.sleep(0.05)  # baresip registers as it starts
             code, out = await run_sipp(
                 "-sf",
-                str(DATA / "door_caller_speaks.xml"),
+                str(DATA / "door_caller_speaks_keys.xml"),
                 "-s",
                 NUMBER,
                 "-i",
@@ -468,13 +469,16 @@ async def test_connect_to_a_registered_softphone_bridges_real_audio(
                 cwd=pcap_dir,
             )
             assert code == 0, out[-2000:]
-            await bob.wait_event("CALL_CLOSED", timeout=15)
+            seen: list[dict[str, Any]] = []
+            await bob.wait_event("CALL_CLOSED", timeout=15, seen=seen)
+            keys = [e for e in seen if e.get("type") == "CALL_DTMF_START"]
             await wait_status(app, "/event", "completed", 2)
         heard, rate = read_wav(_dump(bob, "dec"))
     # sipp's capture holds about 6.8 s of speech; bob heard most of it
     assert active_seconds(heard, rate) >= 3.0
     answered = [r.json for r in app.requests_to("/event") if r.json.get("status") == "answered"]
     assert {a["to"] for a in answered} == {NUMBER, "bob"}
+    assert [k["param"] for k in keys] == ["1"]
 
 
 async def test_an_api_call_to_a_sip_uri_detects_an_answering_machine(pcap_dir: Path) -> None:

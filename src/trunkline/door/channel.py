@@ -313,8 +313,7 @@ class SipChannel:
     def on_digit(self, digit: str) -> None:
         if self.leg is not None and self.state == "answered":
             self.leg.on_digits(digit)
-            if self.door.websocket is not None:
-                self.door.websocket.dtmf_heard(self.leg.uuid, digit)
+            self.door.relay_dtmf(self.leg.uuid, digit)
 
     def reoffer(self, body: bytes) -> bytes | None:
         """A re-INVITE: answer the new offer (hold, resume, a new address or codec)."""

@@ -207,6 +207,21 @@ class SipDoor:
             if channel is not None:
                 channel.on_digit(report.digit)
 
+    def relay_dtmf(self, source: str, digit: str) -> None:
+        """A key pressed on leg ``source`` reaches the legs that hear it (a bridged call),
+        as RFC 4733 events on SIP legs and ``websocket:dtmf`` messages on WebSocket legs."""
+        for channel in list(self.channels.values()):
+            rtp = channel.rtp
+            if (
+                rtp is not None
+                and channel.state == "answered"
+                and channel.uuid != source
+                and source in self.pump.hearing(channel.uuid)
+            ):
+                rtp.send_dtmf(digit)
+        if self.websocket is not None:
+            self.websocket.dtmf_heard(source, digit)
+
     def _reoffer(self, call_id: str, body: bytes) -> bytes | None:
         channel = self.channels.get(call_id)
         return channel.reoffer(body) if channel is not None else None
