@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import argparse
 
-from bench import amd, asr, conference, ivr, kit, media_pump, mixer, rest, tts, webhooks, websocket
+from bench import (
+    amd,
+    asr,
+    conference,
+    ivr,
+    kit,
+    media_pump,
+    mixer,
+    rest,
+    sip_load,
+    tts,
+    webhooks,
+    websocket,
+)
 from trunkline.tuning import tune_gc
 
 
@@ -24,6 +37,7 @@ def main() -> None:
     asr.main(quick=args.quick)
     amd.main(quick=args.quick)
     tts.main(quick=args.quick)
+    sip_load.main(quick=args.quick)  # last: it makes uvloop the loop policy
 
 
 if __name__ == "__main__":
