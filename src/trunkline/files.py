@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from trunkline.errors import NotFound, StoreError
 from trunkline.store.base import Store, StoredFile
@@ -317,3 +318,8 @@ __all__ = [
     "default_files_dir",
     "valid_file_id",
 ]
+
+
+def file_id_of(url: str) -> str:
+    """The file id in a recording URL trunkline handed out (``…/v1/files/{id}?…``)."""
+    return urlsplit(url).path.rsplit("/", 1)[-1]

@@ -45,6 +45,7 @@ from trunkline.call.runtime import Runtime
 from trunkline.config import parse_config
 from trunkline.engine.leg import Leg
 from trunkline.engine.switch import CallOptions
+from trunkline.files import file_id_of
 from trunkline.keys import KeyPair, generate_key_pair
 from trunkline.ncco import parse_ncco
 from trunkline.testing.server import ServedApp
@@ -410,7 +411,7 @@ async def test_a_muted_party_drops_out_of_the_mix_and_the_conversation_recording
             end = await hang_up_all(rt, group)
             (record,) = await app.wait_for("/conv-record", 1, timeout=20)
             body = record.json
-            file_id = body["recording_url"].rsplit("/", 1)[1]
+            file_id = file_id_of(body["recording_url"])
             data = rt.files.read(file_id)
         # a wider margin: the phones' audio timing is only known to within a fraction of a
         # second under load (the call's start is when the test saw baresip's event)
@@ -469,7 +470,7 @@ async def test_a_split_recording_holds_the_caller_left_and_the_other_party_right
         await agent.phone.wait_event("CALL_CLOSED", timeout=15)
         (record,) = await app.wait_for("/record", 1, timeout=20)
         body = record.json
-        data = rt.files.read(body["recording_url"].rsplit("/", 1)[1])
+        data = rt.files.read(file_id_of(body["recording_url"]))
     with wave.open(io.BytesIO(data)) as w:
         assert (w.getnchannels(), w.getframerate()) == (2, 16000)
         stereo = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").reshape(-1, 2)
@@ -639,7 +640,7 @@ async def test_a_trunk_caller_speaks_into_a_recorded_conversation_of_softphones(
             end = await hang_up_all(rt, group)
             (record,) = await app.wait_for("/conv-record", 1, timeout=20)
             body = record.json
-            data = rt.files.read(body["recording_url"].rsplit("/", 1)[1])
+            data = rt.files.read(file_id_of(body["recording_url"]))
         heard = {name: party.heard() for name, party in group.items()}
     joined = next(e.t for e in timeline if e.kind == "conversation")
     left = next(e.t for e in timeline if e.kind == "leg" and e.summary.endswith("completed"))

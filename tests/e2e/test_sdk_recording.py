@@ -9,8 +9,8 @@ trunkline's ``GET /v1/files/{id}``. The files decode as MP3 and WAV of the recor
 lengths. Another application's SDK client is refused.
 
 The SDK downloads only URLs that contain ``nexmo.com`` or ``vonage.com``
-(spec/VOICE-API.md §6.4); trunkline on 127.0.0.1 is reached with the documented
-query-string workaround (``?host=nexmo.com``), which the server ignores.
+(spec/VOICE-API.md §6.4); trunkline's recording URLs carry ``?sdk=vonage.com`` (which
+it ignores), so the URL from the event is passed to the SDK unchanged, as an app would.
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ APP_ID = "5e5e5e5e-0000-4000-8000-0000000000f1"
 OTHER_ID = "5e5e5e5e-0000-4000-8000-0000000000f2"
 NUMBER = "447700900000"
 CALLER = "447700900123"
-SDK_HOST_WORKAROUND = "?host=nexmo.com"
 
 
 class LateApp:
@@ -137,7 +136,7 @@ async def test_sdk_downloads_the_recordings_of_a_sim_call(world: World, tmp_path
     client = world.sdk(APP_ID)
 
     mp3_path = tmp_path / "first.mp3"
-    await download(client, bodies[0]["recording_url"] + SDK_HOST_WORKAROUND, mp3_path)
+    await download(client, bodies[0]["recording_url"], mp3_path)
     mp3 = mp3_path.read_bytes()
     assert len(mp3) == bodies[0]["size"]
     info = miniaudio.mp3_get_info(mp3)
@@ -147,7 +146,7 @@ async def test_sdk_downloads_the_recordings_of_a_sim_call(world: World, tmp_path
     assert decoded.duration == pytest.approx(5.0, abs=0.25)
 
     wav_path = tmp_path / "second.wav"
-    await download(client, bodies[1]["recording_url"] + SDK_HOST_WORKAROUND, wav_path)
+    await download(client, bodies[1]["recording_url"], wav_path)
     assert wav_path.stat().st_size == bodies[1]["size"]
     with wave.open(str(wav_path)) as w:
         assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (16000, 1, 2)
@@ -157,7 +156,7 @@ async def test_sdk_downloads_the_recordings_of_a_sim_call(world: World, tmp_path
 
 async def test_sdk_of_another_application_is_refused(world: World, tmp_path: Path) -> None:
     first, _ = await recorded_call(world)
-    url = first.json["recording_url"] + SDK_HOST_WORKAROUND
+    url = first.json["recording_url"]
     other = world.sdk(OTHER_ID)
     target = tmp_path / "stolen.mp3"
     with pytest.raises(FileStreamingError, match=r"404|Not Found"):
@@ -167,9 +166,10 @@ async def test_sdk_of_another_application_is_refused(world: World, tmp_path: Pat
 
 
 async def test_sdk_refuses_a_url_without_a_vonage_host(world: World, tmp_path: Path) -> None:
-    """The SDK's own check (documented limitation), not trunkline's: nothing is requested."""
+    """The SDK's own check, not trunkline's: without the ``?sdk=vonage.com`` that trunkline
+    puts in its recording URLs, the SDK refuses to request them at all."""
     first, _ = await recorded_call(world)
     client = world.sdk(APP_ID)
     with pytest.raises(VoiceError):
-        await download(client, first.json["recording_url"], tmp_path / "x.mp3")
+        await download(client, first.json["recording_url"].split("?")[0], tmp_path / "x.mp3")
     client.http_client._session.close()

@@ -34,6 +34,7 @@ from peers import (
 
 from trunkline.call.runtime import Runtime
 from trunkline.config import parse_config
+from trunkline.files import file_id_of
 from trunkline.media.tts import AsyncTts, EspeakEngine
 from trunkline.testing.server import ServedApp
 from trunkline.testing.webapp import RecordedRequest, WebhookApp
@@ -391,7 +392,7 @@ async def test_a_softphone_registers_calls_in_hears_the_menu_keys_digits_and_is_
             await phone.command("sndcode", "#")
             records = await app.wait_for("/record", 1, timeout=10)
             await phone.wait_event("CALL_CLOSED", timeout=15)  # "Goodbye", then trunkline hangs up
-            file_id = records[0].json["recording_url"].rsplit("/", 1)[1]
+            file_id = file_id_of(records[0].json["recording_url"])
             (tmp_path / "message.wav").write_bytes(rt.files.read(file_id))
         heard, rate = read_wav(_dump(phone, "dec"))
     record = records[0].json

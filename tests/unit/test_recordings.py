@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from trunkline.engine.ports import RecordedAudio
-from trunkline.files import DiskFileStore, MemoryFileStore
+from trunkline.files import DiskFileStore, MemoryFileStore, file_id_of
 from trunkline.recordings import (
     FileRecordings,
     comfort_noise,
@@ -117,7 +117,7 @@ def record_until_hash(h: Harness, action: dict[str, Any], seconds: float = 8.0) 
 def test_sim_recording_is_a_stored_mp3_of_the_recorded_length() -> None:
     h, files = recording_harness()
     body = record_until_hash(h, {})
-    file_id = body["recording_url"].rsplit("/", 1)[1]
+    file_id = file_id_of(body["recording_url"])
     stored = files.get(file_id)
     assert stored is not None
     assert body["size"] == stored.size == len(files.read(file_id))
@@ -135,7 +135,7 @@ def test_sim_recording_is_a_stored_mp3_of_the_recorded_length() -> None:
 def test_sim_recording_as_stereo_wav() -> None:
     h, files = recording_harness()
     body = record_until_hash(h, {"format": "wav", "split": "conversation", "channels": 2}, 5.0)
-    data = files.read(body["recording_url"].rsplit("/", 1)[1])
+    data = files.read(file_id_of(body["recording_url"]))
     rate, channels, seconds, _ = wav_info(data)
     assert (rate, channels) == (16000, 2)
     assert seconds == pytest.approx(5.0, abs=0.2)
@@ -176,7 +176,7 @@ async def test_executor_mode_waits_on_virtual_time(tmp_path: Path) -> None:
     await sink.aclose()
     assert sink.pending == 0
     (rec,) = h.requests_to("/rec")
-    file_id = rec.body["recording_url"].rsplit("/", 1)[1]
+    file_id = file_id_of(rec.body["recording_url"])
     path = tmp_path / "files" / file_id[:2] / file_id
     assert rec.body["size"] == path.stat().st_size > 0
     assert mp3_info(path.read_bytes())[2] == pytest.approx(6.0, abs=0.25)

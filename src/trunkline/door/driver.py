@@ -367,7 +367,7 @@ class SipDoor:
             ),
             lambda size: None,
         )
-        return f"{self.switch.settings.base_url}/v1/files/{file_id}"
+        return self.switch.file_url(file_id)
 
     # -- recordings ----------------------------------------------------------------------------
     def store_recording(

@@ -231,7 +231,7 @@ class Conversations:
         body = {
             "start_time": iso(rec.started_at),
             "end_time": iso(end),
-            "recording_url": f"{self.switch.settings.base_url}/v1/files/{rec.file_id}",
+            "recording_url": self.switch.file_url(rec.file_id),
             "size": size,
             "recording_uuid": rec.rec_id,
             "conversation_uuid": conv.uuid,

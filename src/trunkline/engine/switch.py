@@ -77,6 +77,11 @@ class CallOptions:
     headers: dict[str, Any] = field(default_factory=dict)
 
 
+#: Appended to the recording URLs trunkline hands out: the Vonage SDKs' download_recording
+#: refuses any URL that does not mention vonage.com or nexmo.com, so an app built for Vonage
+#: could not fetch its recordings unchanged. trunkline ignores the query.
+FILE_URL_QUERY = "?sdk=vonage.com"
+
 #: Seconds a synchronous machine detection may hold a call's NCCO for its verdict (the
 #: detector decides within 5 s of audio; this covers a far end that sends none).
 AMD_DECISION_WAIT = 10.0
@@ -500,6 +505,10 @@ class Switch:
         start, leg.held_flow = leg.held_flow, None
         if start is not None and leg.alive:
             start()
+
+    def file_url(self, file_id: str) -> str:
+        """The URL of a recording or saved audio, as events give it (``GET /v1/files/{id}``)."""
+        return f"{self.settings.base_url}/v1/files/{file_id}{FILE_URL_QUERY}"
 
     def random_number(self, app: Application | None) -> str | None:
         numbers = sorted(n for n, a in self.directory.list_numbers() if app and a == app.id)

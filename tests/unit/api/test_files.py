@@ -50,7 +50,7 @@ async def record_a_call(api: Api, seconds: float = 4.0, **action: object) -> dic
 def path_of(body: dict[str, object]) -> str:
     url = str(body["recording_url"])
     assert url.startswith(f"{api_base()}/v1/files/")
-    return url.removeprefix(api_base())
+    return url.removeprefix(api_base()).split("?", 1)[0]
 
 
 def api_base() -> str:

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from trunkline.engine.hooks import Hook
+from trunkline.files import file_id_of
 from trunkline.recordings import FileRecordings
 from trunkline.sim import Step
 from trunkline.sim.network import SimConversationRecorder
@@ -67,7 +68,7 @@ def test_the_whole_conversation_is_recorded_until_the_last_member_leaves() -> No
     conv = h.store.get_call(a.id)
     assert conv is not None and body["conversation_uuid"] == conv.conversation_uuid
     assert body["recording_url"].startswith("http://trunkline.test/v1/files/")
-    assert body["recording_url"].rsplit("/", 1)[1] != rec_id  # a file id, not the recording's
+    assert file_id_of(body["recording_url"]) != rec_id  # a file id, not the recording's
     # from A's joining (t=0 after answer) to B leaving (t=5+50)
     assert seconds(body) == 55.0
     assert body["size"] == 55 * 4000  # MP3 32 kbps
@@ -160,7 +161,7 @@ def test_the_recording_is_a_real_file_through_the_recording_sink() -> None:
     h.sim.call(A, h.number)
     h.run()
     (body,) = h.events("record")
-    file_id = body["recording_url"].rsplit("/", 1)[1]
+    file_id = file_id_of(body["recording_url"])
     data = files.read(file_id)
     assert body["size"] == len(data) > 0
     assert data[:3] == b"ID3" or data[0] == 0xFF  # an MP3 stream

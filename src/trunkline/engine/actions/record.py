@@ -86,7 +86,7 @@ class RecordRunner(ActionRunner[Record]):
         body = {
             "start_time": iso(self.started_at),
             "end_time": iso(end),
-            "recording_url": f"{self.switch.settings.base_url}/v1/files/{self.file_id}",
+            "recording_url": self.switch.file_url(self.file_id),
             "size": size,
             "recording_uuid": self.recording_uuid,
             "conversation_uuid": self.leg.conversation_uuid,
