@@ -31,6 +31,7 @@ from trunkline.media.port import Frame
 from trunkline.media.pump import LegMedia
 from trunkline.media.recording import RecordingWriter, tap_leg
 from trunkline.media.rtpleg import RtpLeg
+from trunkline.media.split import tap_conversation
 from trunkline.sip.core import Answer, Decision, Reject
 from trunkline.sip.sdp import AudioSession, Direction, NegotiatedAudio, SdpError, parse_sdp
 from trunkline.transport.server import Answered, Ended, Failed, OutboundEvent, Progress
@@ -55,10 +56,15 @@ class _Recording:
         self.writer = RecordingWriter(channels, PUMP_RATE, file_rate=options.sample_rate)
         self.stop_taps: Callable[[], None] | None = None
 
-    def attach(self, media: LegMedia, on_voice: Callable[[], None]) -> None:
+    def attach(self, media: LegMedia, on_voice: Callable[[], None], channel: SipChannel) -> None:
         if self.stop_taps is None:
             split = self.writer.channels >= 2
-            stop_writer = tap_leg(media, self.writer, split=split)
+            if self.options.split and self.writer.channels > 2:  # a channel a participant
+                stop_writer = tap_conversation(
+                    channel.door.pump, media, self.writer, order=lambda: channel.hearing
+                )
+            else:
+                stop_writer = tap_leg(media, self.writer, split=split)
             stop_vad = media.add_tap(_VoiceWatch(on_voice))
 
             def stop() -> None:
@@ -181,7 +187,7 @@ class SipChannel:
         self.recordings[rec_id] = rec
         if self.media is None:
             return
-        rec.attach(self.media, self._voice)
+        rec.attach(self.media, self._voice, self)
         if options.beep_start:
             self.media.play(self.door.beep, loop=1)
 
@@ -228,7 +234,7 @@ class SipChannel:
         if isinstance(event, SpeechStarted):
             leg.on_speech_started()
         elif isinstance(event, SpeechPartial):
-            leg.journal("speech", f"partial {event.text!r}")
+            leg.on_speech_partial(entry[2], event.text)
         else:
             options = entry[2]
             self.stop_speech(listen_id)
@@ -371,7 +377,7 @@ class SipChannel:
         if self.hearing:
             self.door.pump.set_hearing(self.uuid, self.hearing)
         for rec in self.recordings.values():
-            rec.attach(self.media, self._voice)
+            rec.attach(self.media, self._voice, self)
         for listen_id, (listener, _, options) in list(self.listeners.items()):
             self.listeners[listen_id] = (listener, self.media.add_tap(listener.feed), options)
 

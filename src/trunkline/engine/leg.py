@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from trunkline.clock import TimerHandle, iso
 from trunkline.domain import FINAL_STATUSES, Application, CallRecord, TimelineEntry
 from trunkline.engine.hooks import Hook
-from trunkline.engine.ports import Channel
+from trunkline.engine.ports import Channel, SpeechOptions
 from trunkline.ncco import Action
 
 if TYPE_CHECKING:
@@ -380,6 +380,24 @@ class Leg:
             top = repr(results[0][0]) if results else "nothing"
             self.journal("speech", f"heard {top} ({timeout_reason})")
             self.flow.on_speech_result(list(results), timeout_reason, recording_url)
+
+    def on_speech_partial(self, options: SpeechOptions, text: str) -> None:
+        """An interim hypothesis while the caller speaks (trunkline's ``partialResultsUrl``):
+        a ``speech_partial`` event to ``options.partial_results_url``, stored before it is
+        delivered like every event; its reply is ignored. Without a URL it is only journaled."""
+        if not self.answered or not text:
+            return
+        url = options.partial_results_url
+        self.journal("speech", f"partial {text!r}", **({"url": url} if url else {}))
+        if url:
+            body = {
+                "uuid": self.uuid,
+                "conversation_uuid": self.conversation_uuid,
+                "speech": {"partial": text},
+                "timestamp": iso(self.switch.clock.now()),
+            }
+            target = EventTarget(url=url, method=options.partial_results_method)
+            self.emit("speech_partial", body, target, journal=False)
 
     def on_speech_error(self, reason: str) -> None:
         """Recognition could not run (unsupported language, engine failure): an error event

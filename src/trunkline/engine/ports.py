@@ -118,6 +118,10 @@ class SpeechOptions:
     max_duration: float = 60.0
     save_audio: bool = False
     sensitivity: int = 90
+    #: where interim hypotheses go (trunkline's ``partialResultsUrl``); None = nowhere.
+    #: The driver hands each one to :meth:`Leg.on_speech_partial` with these options.
+    partial_results_url: str | None = None
+    partial_results_method: str = "POST"
 
 
 class Channel(Protocol):
@@ -157,7 +161,8 @@ class Channel(Protocol):
 
     def start_speech(self, listen_id: str, options: SpeechOptions) -> None:
         """Recognise the leg's incoming audio; report with ``leg.on_speech_started()``, then
-        ``leg.on_speech_result(...)`` once, or ``leg.on_speech_error(reason)``."""
+        ``leg.on_speech_result(...)`` once, or ``leg.on_speech_error(reason)``. Interim
+        hypotheses, if the driver has any, go to ``leg.on_speech_partial(options, text)``."""
         ...
 
     def stop_speech(self, listen_id: str) -> None:

@@ -34,7 +34,9 @@ from trunkline.ncco.models import (
     is_legacy_input,
 )
 
-_URL_LIST_FIELDS = frozenset({"event_url", "stream_url", "music_on_hold_url"})
+_URL_LIST_FIELDS = frozenset(
+    {"event_url", "stream_url", "music_on_hold_url", "partial_results_url"}
+)
 _ENDPOINT_LIST = "endpoint list"
 
 #: Objects nested in others, by field name; ``_ENDPOINT_LIST`` is an array of endpoints.

@@ -164,6 +164,20 @@ class SpeechSettings:
         default=False, validation_alias="saveAudio", serialization_alias="saveAudio"
     )
     sensitivity: Annotated[int, between(0, 100, integer=True)] = 90
+    #: trunkline extension (not Vonage): interim hypotheses are posted to this URL while
+    #: the caller speaks, as ``{"speech": {"partial": text}}`` events (docs/compatibility.md).
+    #: Exactly one URL when given; None (not given) keeps a plain Vonage NCCO's wire form.
+    partial_results_url: Annotated[UrlList, AfterValidator(_single_stream_url)] | None = Field(
+        default=None,
+        validation_alias="partialResultsUrl",
+        serialization_alias="partialResultsUrl",
+    )
+    #: the HTTP method of ``partial_results_url``; None means ``POST``
+    partial_results_method: Method | None = Field(
+        default=None,
+        validation_alias="partialResultsMethod",
+        serialization_alias="partialResultsMethod",
+    )
 
 
 def is_legacy_input(raw: Mapping[str, object]) -> bool:

@@ -42,6 +42,7 @@ class SimCall:
         self.playing: dict[int, tuple[TimerHandle | None, Prompt]] = {}
         self.recordings: dict[str, tuple[float, RecordingOptions]] = {}
         self.waiting_steps: list[Step] = []
+        self.listening: dict[str, SpeechOptions] = {}  # speech inputs waiting, by listen id
 
     @property
     def clock(self) -> Clock:
@@ -93,8 +94,16 @@ class SimCall:
             raise NotFound("this phone has no answered call")
         self.note("said", text=text)
         leg = self.leg
+        seconds = speech_seconds(text)
+        # halfway through, one interim hypothesis (the whole text) for partialResultsUrl
+        self._later(seconds / 2, lambda: self._partial(leg, text))
         # the recogniser reports once the speaker has finished the words
-        self.clock.call_later(speech_seconds(text), lambda: leg.on_speech(text, 0.9))
+        self.clock.call_later(seconds, lambda: leg.on_speech(text, 0.9))
+
+    def _partial(self, leg: Leg, text: str) -> None:
+        for options in list(self.listening.values()):
+            if options.partial_results_url:
+                leg.on_speech_partial(options, text)
 
     def hang_up(self) -> None:
         if self.state in ("ended",):
@@ -211,10 +220,12 @@ class SimCall:
         self.note("audio", muted=muted, earmuffed=earmuffed)
 
     def start_speech(self, listen_id: str, options: SpeechOptions) -> None:
-        """Nothing to do: a sim phone's script says what it says (see :meth:`say`)."""
+        """A sim phone's script says what it says (see :meth:`say`); the options are kept
+        for the interim result :meth:`say` posts to ``partial_results_url``."""
+        self.listening[listen_id] = options
 
     def stop_speech(self, listen_id: str) -> None:
-        """Nothing to stop (see :meth:`start_speech`)."""
+        self.listening.pop(listen_id, None)
 
 
 class SimConversationRecorder:

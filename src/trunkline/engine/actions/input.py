@@ -12,6 +12,8 @@ then one ``on_speech_result`` (alternatives, ``timeout_reason``, recording URL),
 ``on_speech_error`` (the result carries ``speech.error``). The engine's own
 ``startTimeout`` timer also ends an input no driver answers (the simulator's phones
 only report finished utterances). Completing or cancelling the input stops recognition.
+With trunkline's ``partialResultsUrl`` the options carry that URL, and the driver's
+interim hypotheses are posted there while the caller speaks (:meth:`Leg.on_speech_partial`).
 Recognition starts with the input when ``bargeIn`` prompts are still playing, so the
 caller can talk over them (speech start stops them, as a key does); the driver's start
 timeout is then the longest allowed (60 s) and the engine's timer, armed when the prompts
@@ -100,6 +102,10 @@ class InputRunner(ActionRunner[Input]):
                 max_duration=speech.max_duration,
                 save_audio=speech.save_audio,
                 sensitivity=speech.sensitivity,
+                partial_results_url=(
+                    speech.partial_results_url[0] if speech.partial_results_url else None
+                ),
+                partial_results_method=speech.partial_results_method or "POST",
             )
             if speech is not None
             else SpeechOptions(start_timeout=60.0 if barge_in else 10.0)
