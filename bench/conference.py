@@ -51,7 +51,7 @@ class _LoopPort:
         return self.frame
 
     def send(self, frame: npt.NDArray[np.int16]) -> None:
-        pass
+        """The bench's far end discards what it hears (only the pump's work is timed)."""
 
 
 class _Discard:

@@ -85,6 +85,7 @@ def far_end() -> None:
     lateness: list[float] = []
     rtcp = 0
     sent = 0
+    unsent = 0
     start = time.monotonic()
     counting = start + warmup
     stop_sending = counting + seconds
@@ -108,7 +109,7 @@ def far_end() -> None:
                     )
                     sent += 1
                 except BlockingIOError:
-                    pass
+                    unsent += 1  # the far end's own socket buffer is full: not sent at all
             tick += 1
             continue
         # Poll every DRAIN_S instead of sleeping on the socket: a receiver blocked in
@@ -152,6 +153,7 @@ def far_end() -> None:
         "expected": expected,
         "silent_legs": sum(1 for f in first_ts if f is None),
         "late": sum(late),
+        "unsent": unsent,
         "lateness_p99_ms": p99 * 1000,
         "rtcp": rtcp,
         "cpu_s": cpu,

@@ -231,7 +231,7 @@ class _PlainPacket(RtpPacket):
     __slots__ = ()
 
     def __post_init__(self) -> None:
-        pass
+        """No checks: every field is in range by construction (see the class docstring)."""
 
 
 class _Datagrams(asyncio.DatagramProtocol):
