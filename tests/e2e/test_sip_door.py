@@ -815,3 +815,57 @@ async def test_detect_beep_holds_the_message_until_a_real_voicemail_beep(
 
 def iso_seconds(text: str) -> float:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+@pytest.mark.parametrize(("password", "answered"), [("gw-secret", True), ("wrong", False)])
+async def test_an_outbound_trunk_that_challenges_gets_the_trunks_credentials(
+    pcap_dir: Path, password: str, answered: bool
+) -> None:
+    """The gateway (sipp) answers 401; trunkline sends the INVITE again with digest
+    credentials, which sipp verifies: right ones are answered, wrong ones refused (403)."""
+    from trunkline.engine.switch import CallOptions
+    from trunkline.ncco import parse_ncco
+
+    app = WebhookApp()
+    app.route("/event", None)
+    gateway_port = free_port()
+    gateway = await start_sipp(
+        "-sf",
+        str(DATA / "door_gateway_challenges.xml"),
+        "-i",
+        "127.0.0.1",
+        "-p",
+        str(gateway_port),
+        "-mi",
+        "127.0.0.1",
+        "-m",
+        "1",
+        "-timeout",
+        "30",
+        cwd=pcap_dir,
+    )
+    trunk = {
+        "name": "carrier",
+        "gateway": "127.0.0.1",
+        "gateway_port": gateway_port,
+        "username": "acct-77",
+        "password": password,
+    }
+    try:
+        async with trunkline(app, sip={"trunks": [trunk]}) as rt:
+            application = rt.store.get_application(rt.config.applications[0].id)
+            talk = [{"action": "talk", "text": "Your parcel arrives today."}]
+            rt.platform.switch.create_call(
+                application,
+                CallOptions(
+                    to={"type": "phone", "number": "14155550100"},
+                    from_={"type": "phone", "number": NUMBER},
+                    ncco=parse_ncco(talk).actions,
+                ),
+            )
+            await wait_status(app, "/event", "completed" if answered else "failed")
+        async with asyncio.timeout(10):
+            await gateway.wait()
+    finally:
+        await stop_process(gateway)
+    assert ("answered" in statuses(app)) is answered, statuses(app)
