@@ -38,7 +38,16 @@ from peers import (
     write_wav,
 )
 from starlette.types import ASGIApp, Receive, Scope, Send
-from test_sip_door import DATA, NUMBER, app_base, pcap_dir, sip_port, trunkline, wait_status
+from test_sip_door import (
+    DATA,
+    NUMBER,
+    app_base,
+    pcap_dir,
+    registered,
+    sip_port,
+    trunkline,
+    wait_status,
+)
 
 from trunkline.api import create_app
 from trunkline.call.runtime import Runtime
@@ -133,8 +142,6 @@ async def parties(
 ) -> AsyncIterator[dict[str, Party]]:
     """One registered, auto-answering softphone per name, speaking its tone."""
     port = sip_port(rt)
-    door = rt.doors.sip
-    assert door is not None and door.registrar is not None
     async with contextlib.AsyncExitStack() as stack:
         out: dict[str, Party] = {}
         for name, hz in tones.items():
@@ -147,10 +154,8 @@ async def parties(
                 baresip(tmp_path / name, account=account, source=source, answer=True)
             )
             out[name] = Party(name, hz, phone)
-        async with asyncio.timeout(15):
-            for name in tones:
-                while door.registrar.binding(name, rt.clock.now()) is None:
-                    await asyncio.sleep(0.05)  # baresip registers as it starts
+        for name in tones:
+            await registered(rt, name)
         yield out
 
 

@@ -97,6 +97,33 @@ def sip_port(rt: Runtime) -> int:
     return address[1]
 
 
+async def registered(rt: Runtime, user: str) -> None:
+    """Wait (bounded) until ``user``'s softphone has registered. baresip registers as it
+    starts, before its control socket is up, so the registrar is watched, not baresip."""
+    door = rt.doors.sip
+    assert door is not None and door.registrar is not None
+    async with asyncio.timeout(10):
+        while door.registrar.binding(user, rt.clock.now()) is None:
+            await asyncio.sleep(0.05)
+
+
+async def sipp_calls_in(rt: Runtime, scenario: str, pcap_dir: Path, *, timeout: int = 20) -> None:
+    """One call from a sipp caller (``tests/e2e/data/sipp/{scenario}``) to NUMBER, to the end
+    of its scenario; the test fails with sipp's screen if the scenario does."""
+    code, out = await run_sipp(
+        "-sf", str(DATA / scenario),
+        "-s", NUMBER,
+        "-i", "127.0.0.1",
+        "-p", str(free_port()),
+        "-mi", "127.0.0.1",
+        "-m", "1",
+        "-timeout", str(timeout),
+        f"127.0.0.1:{sip_port(rt)}",
+        cwd=pcap_dir,
+    )  # fmt: skip
+    assert code == 0, out[-2000:]
+
+
 @pytest.fixture
 def pcap_dir(tmp_path: Path) -> Path:
     """A working directory for sipp whose ``pcap/`` holds sipp's own RTP captures."""
@@ -128,25 +155,7 @@ async def test_a_trunk_caller_hears_a_menu_and_presses_1(pcap_dir: Path) -> None
             ],
         )
         app.route("/input", [{"action": "talk", "text": "Sales. Please hold.", "loop": 0}])
-        code, out = await run_sipp(
-            "-sf",
-            str(DATA / "door_caller_dtmf.xml"),
-            "-s",
-            NUMBER,
-            "-i",
-            "127.0.0.1",
-            "-p",
-            str(free_port()),
-            "-mi",
-            "127.0.0.1",
-            "-m",
-            "1",
-            "-timeout",
-            "20",
-            f"127.0.0.1:{sip_port(rt)}",
-            cwd=pcap_dir,
-        )
-        assert code == 0, out[-2000:]
+        await sipp_calls_in(rt, "door_caller_dtmf.xml", pcap_dir, timeout=20)
         inputs = await app.wait_for("/input", 1, timeout=10)
         body = inputs[0].json
         assert body["dtmf"]["digits"] == "1", body
@@ -276,25 +285,7 @@ async def test_connect_to_a_busy_callee_falls_back_to_one_that_answers(pcap_dir:
 
             app.route("/connect-event", connect_event)
             app.route("/event", None)
-            code, out = await run_sipp(
-                "-sf",
-                str(DATA / "door_caller_dtmf.xml"),
-                "-s",
-                NUMBER,
-                "-i",
-                "127.0.0.1",
-                "-p",
-                str(free_port()),
-                "-mi",
-                "127.0.0.1",
-                "-m",
-                "1",
-                "-timeout",
-                "25",
-                f"127.0.0.1:{sip_port(rt)}",
-                cwd=pcap_dir,
-            )
-            assert code == 0, out[-2000:]
+            await sipp_calls_in(rt, "door_caller_dtmf.xml", pcap_dir, timeout=25)
             await wait_status(app, "/connect-event", "busy")
             # the caller's and the second agent's legs end (the caller hangs up)
             await wait_status(app, "/event", "completed", 2)
@@ -373,13 +364,7 @@ async def test_a_softphone_registers_calls_in_hears_the_menu_keys_digits_and_is_
             "audio_codecs=PCMU,PCMA"
         )
         async with baresip(tmp_path / "alice", account=account, source=source) as phone:
-            # baresip registers as it starts (before its control socket is up): watch the
-            # registrar instead of baresip's REGISTER_OK event
-            door = rt.doors.sip
-            assert door is not None and door.registrar is not None
-            async with asyncio.timeout(10):
-                while door.registrar.binding("alice", rt.clock.now()) is None:
-                    await asyncio.sleep(0.05)
+            await registered(rt, "alice")
             await phone.command("dial", f"sip:{NUMBER}@127.0.0.1:{port}")
             await phone.wait_event("CALL_ESTABLISHED")
             await wait_action(rt, "input")  # the welcome has been played in full
@@ -446,30 +431,8 @@ async def test_connect_to_a_registered_softphone_bridges_real_audio(
             f"<sip:bob@127.0.0.1:{port}>;auth_pass=correct-horse;regint=600;audio_codecs=PCMU,PCMA"
         )
         async with baresip(tmp_path / "bob", account=account, source=source, answer=True) as bob:
-            door = rt.doors.sip
-            assert door is not None and door.registrar is not None
-            async with asyncio.timeout(10):
-                while door.registrar.binding("bob", rt.clock.now()) is None:
-                    await asyncio.sleep(0.05)  # baresip registers as it starts
-            code, out = await run_sipp(
-                "-sf",
-                str(DATA / "door_caller_speaks_keys.xml"),
-                "-s",
-                NUMBER,
-                "-i",
-                "127.0.0.1",
-                "-p",
-                str(free_port()),
-                "-mi",
-                "127.0.0.1",
-                "-m",
-                "1",
-                "-timeout",
-                "30",
-                f"127.0.0.1:{port}",
-                cwd=pcap_dir,
-            )
-            assert code == 0, out[-2000:]
+            await registered(rt, "bob")
+            await sipp_calls_in(rt, "door_caller_speaks_keys.xml", pcap_dir, timeout=30)
             seen: list[dict[str, Any]] = []
             await bob.wait_event("CALL_CLOSED", timeout=15, seen=seen)
             keys = [e for e in seen if e.get("type") == "CALL_DTMF_START"]
@@ -542,25 +505,7 @@ async def test_a_caller_puts_trunkline_on_hold_and_back(pcap_dir: Path) -> None:
     app.route("/event", None)
     app.route("/answer", [{"action": "talk", "text": "Please hold the line.", "loop": 0}])
     async with trunkline(app) as rt:
-        code, out = await run_sipp(
-            "-sf",
-            str(DATA / "door_caller_holds.xml"),
-            "-s",
-            NUMBER,
-            "-i",
-            "127.0.0.1",
-            "-p",
-            str(free_port()),
-            "-mi",
-            "127.0.0.1",
-            "-m",
-            "1",
-            "-timeout",
-            "20",
-            f"127.0.0.1:{sip_port(rt)}",
-            cwd=pcap_dir,
-        )
-        assert code == 0, out[-2000:]
+        await sipp_calls_in(rt, "door_caller_holds.xml", pcap_dir, timeout=20)
         await wait_status(app, "/event", "completed")
         notes = [e.summary for e in rt.store.timeline() if e.kind == "sip"]
     assert "on hold" in notes and "off hold" in notes
@@ -669,11 +614,7 @@ async def test_a_streamed_wav_reaches_a_softphone_and_api_dtmf_is_sent_as_rfc473
         async with baresip(
             tmp_path / "carol", account=account, source=source, answer=True
         ) as carol:
-            door = rt.doors.sip
-            assert door is not None and door.registrar is not None
-            async with asyncio.timeout(10):
-                while door.registrar.binding("carol", rt.clock.now()) is None:
-                    await asyncio.sleep(0.05)  # baresip registers as it starts
+            await registered(rt, "carol")
             application = rt.store.get_application(rt.config.applications[0].id)
             stream = [{"action": "stream", "streamUrl": [f"{app_base(rt)}/tone.wav"], "loop": 0}]
             leg = rt.platform.switch.create_call(
@@ -728,11 +669,7 @@ async def test_a_recording_ends_on_the_callers_silence(tmp_path: Path) -> None:
             f"<sip:dave@127.0.0.1:{port}>;auth_pass=correct-horse;regint=600;audio_codecs=PCMU,PCMA"
         )
         async with baresip(tmp_path / "dave", account=account, source=source) as dave:
-            door = rt.doors.sip
-            assert door is not None and door.registrar is not None
-            async with asyncio.timeout(10):
-                while door.registrar.binding("dave", rt.clock.now()) is None:
-                    await asyncio.sleep(0.05)  # baresip registers as it starts
+            await registered(rt, "dave")
             await dave.command("dial", f"sip:{NUMBER}@127.0.0.1:{port}")
             records = await app.wait_for("/record", 1, timeout=20)
             await dave.wait_event("CALL_CLOSED", timeout=15)
