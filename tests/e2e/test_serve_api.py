@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -105,3 +106,46 @@ async def test_sim_can_be_switched_off(tmp_path: Path) -> None:
     ):
         assert (await client.get("/sim/v1/phones")).status_code == 404
         assert (await client.get("/health")).status_code == 200
+
+
+async def test_a_recorded_conversation_of_sim_phones_lasts_its_virtual_time(
+    served: tuple[httpx.AsyncClient, WebhookApp, Runtime],
+) -> None:
+    """On the virtual clock the sim's conversation recorder stays in charge (the real-audio
+    one measures real time): the record event spans the conversation's virtual minute."""
+    client, app, rt = served
+    app.route(
+        "/answer",
+        [
+            {
+                "action": "conversation",
+                "name": "standup",
+                "record": True,
+                "eventUrl": [app_base_url(rt) + "/conv-record"],
+            }
+        ],
+    )
+    app.route("/conv-record", None)
+    await client.post("/sim/v1/phones", json={"number": "447700900100", "ring": 0})
+    r = await client.post("/sim/v1/phones/447700900100/calls", json={"to": NUMBER})
+    uuid = r.json()["uuid"]
+    await client.post("/sim/v1/clock/advance", json={"seconds": 60})
+    await client.post("/sim/v1/phones/447700900100/hangup")
+    await client.post("/sim/v1/clock/advance", json={"seconds": 1})
+    (record,) = await app.wait_for("/conv-record", 1, timeout=10)
+    body = record.json
+    seconds = (
+        dt.datetime.fromisoformat(body["end_time"].replace("Z", "+00:00"))
+        - dt.datetime.fromisoformat(body["start_time"].replace("Z", "+00:00"))
+    ).total_seconds()
+    assert 59 <= seconds <= 61, body
+    # a minute of MP3 at 32 kbps (the real-audio recorder would have made a fraction of a
+    # second of it: the pump runs on the real clock)
+    assert 200_000 <= body["size"] <= 280_000, body
+    assert rt.store.get_call(uuid).status == "completed"  # type: ignore[union-attr]
+
+
+def app_base_url(rt: Runtime) -> str:
+    hook = rt.config.applications[0].answer_url
+    assert hook is not None
+    return hook.address.removesuffix("/answer")

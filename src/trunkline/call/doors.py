@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from types import TracebackType
 
 from trunkline.call.platform import Platform
-from trunkline.clock import Clock
+from trunkline.clock import Clock, VirtualClock
 from trunkline.config import Config
 from trunkline.door.driver import SipDoor
 from trunkline.door.prompts import PromptAudio
@@ -56,8 +57,10 @@ class Doors:
         self.recordings = recordings
         self.guard = guard
         self.pump = MediaPump()
-        # applications with tts = "piper": its worker process starts at the first such prompt
-        piper = AsyncTts(PiperEngine())
+        # applications with tts = "piper": its worker process is warmed at start when one
+        # is configured, else it starts at the first such prompt
+        self.piper = PiperEngine()
+        piper = AsyncTts(self.piper)
         self.prompts = PromptAudio(tts or AsyncTts(), guard=guard, engines={"piper": piper})
         self.sip: SipDoor | None = None
         self.websocket = WebSocketDriver(
@@ -92,9 +95,15 @@ class Doors:
         self._tasks.append(group.create_task(self.websocket.run(ws_ready)))
         await ws_ready.wait()
         self.platform.router.websocket = self.websocket
-        conversations = self.platform.switch.conversations
-        self._sim_conferences = conversations.recorder
-        conversations.recorder = self.conferences
+        if not isinstance(self.clock, VirtualClock):
+            # real audio is recorded on the real clock; on a virtual one the sim's recorder
+            # (which measures virtual time) stays
+            conversations = self.platform.switch.conversations
+            self._sim_conferences = conversations.recorder
+            conversations.recorder = self.conferences
+        if any(app.tts == "piper" for app in self.store.list_applications()):
+            # the voice takes about a second to load: not on the first caller's time
+            self._tasks.append(group.create_task(self._warm(self.piper.warm)))
         if self.config.sip.enabled:
             self.sip = SipDoor(
                 settings=self.config.sip,
@@ -113,6 +122,12 @@ class Doors:
             self.sip.websocket = self.websocket  # callers' keys reach the bots they talk to
         return self
 
+    async def _warm(self, load: Callable[[], None]) -> None:
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, load)
+        except Exception:  # a voice that cannot load is reported when it is first used
+            log.warning("warming a speech engine failed", exc_info=True)
+
     @property
     def sip_address(self) -> tuple[str, int] | None:
         """Where SIP listens (host, port), once bound; None with SIP off."""
@@ -121,7 +136,8 @@ class Doors:
     async def _cancel(self) -> None:
         self.platform.router.sip = None
         self.platform.router.websocket = None
-        self.platform.switch.conversations.recorder = self._sim_conferences
+        if self.platform.switch.conversations.recorder is self.conferences:
+            self.platform.switch.conversations.recorder = self._sim_conferences
         await self.websocket.aclose()
         for task in self._tasks:
             task.cancel()

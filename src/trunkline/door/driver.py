@@ -107,6 +107,9 @@ class SipDoor:
                 group.create_task(self.server.serve(bound))
                 await bound.wait()
                 log.info("SIP door on %s:%s", *self.server.address)
+                # a decoder takes 0.3 s to load: load one now, off the loop, rather than
+                # stall every call's audio at the first speech input
+                group.create_task(self._warm_speech())
                 ready.set()
                 await asyncio.Future()
         finally:
@@ -348,6 +351,17 @@ class SipDoor:
         if self._speech is None:
             self._speech = PocketsphinxEngine()
         return self._speech
+
+    async def _warm_speech(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            engine = await loop.run_in_executor(self.speech_executor, PocketsphinxEngine)
+            await loop.run_in_executor(self.speech_executor, engine.warm, 1)
+        except Exception:  # reported at the first speech input instead
+            log.warning("loading the speech recogniser failed", exc_info=True)
+            return
+        if self._speech is None:
+            self._speech = engine
 
     def store_utterance(self, leg: Leg, audio: npt.NDArray[np.int16]) -> str:
         """Keep a speech input's audio (``saveAudio``) as a WAV file; its URL."""
