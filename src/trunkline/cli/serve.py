@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import logging
+import socket
 
 import uvicorn
 from starlette.applications import Starlette
@@ -40,10 +41,12 @@ async def serve(
     if host != cfg.host or port != cfg.port or (cfg.tls_cert and cfg.public_url == default_url):
         cfg = dataclasses.replace(cfg, host=host, port=port, public_url=f"{scheme}://{host}:{port}")
     if example and not cfg.sip.enabled:
-        # the demo answers SIP too: anything on this machine may call the example number
+        # the demo answers SIP too: anything on this machine may call the example number,
+        # on 5060 unless something else has it (then on any free port, logged below)
         loopback = Trunk(name="loopback", sources=(ipaddress.ip_network("127.0.0.0/8"),))
+        port_ = cfg.sip.port if _free(cfg.sip.host, cfg.sip.port) else 0
         cfg = dataclasses.replace(
-            cfg, sip=dataclasses.replace(cfg.sip, enabled=True, trunks=(loopback,))
+            cfg, sip=dataclasses.replace(cfg.sip, enabled=True, port=port_, trunks=(loopback,))
         )
     async with Runtime(cfg) as rt:
         app: Starlette = create_app(rt)
@@ -93,3 +96,14 @@ async def serve(
         )
         await server.serve()
     return 0
+
+
+def _free(host: str, port: int) -> bool:
+    """Whether UDP and TCP ``host:port`` can be bound now."""
+    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, kind) as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                return False
+    return True
