@@ -806,3 +806,96 @@ async def test_an_outbound_trunk_that_challenges_gets_the_trunks_credentials(
     finally:
         await stop_process(gateway)
     assert ("answered" in statuses(app)) is answered, statuses(app)
+
+
+def _request(source: str, local: int, port: int, method: str, cseq: int, extra: str = "") -> str:
+    return (
+        f"{method} sip:{NUMBER}@127.0.0.1:{port} SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP {source}:{local};branch=z9hG4bK-{local}-{cseq};rport\r\n"
+        f"From: <sip:mallory@{source}>;tag=t{local}\r\n"
+        f"To: <sip:{NUMBER}@127.0.0.1>\r\n"
+        f"Call-ID: guard-{local}-{cseq}@{source}\r\n"
+        f"CSeq: {cseq} {method}\r\n"
+        f"Contact: <sip:mallory@{source}:{local}>\r\n"
+        f"{extra}"
+        "Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    )
+
+
+async def _exchange(sock: socket.socket, text: str, port: int, wait: float = 2.0) -> bytes | None:
+    """Send ``text``; the first final response, or None if nothing comes within ``wait``."""
+    loop = asyncio.get_running_loop()
+    call_id = next(line for line in text.split("\r\n") if line.startswith("Call-ID:")).encode()
+    await loop.sock_sendto(sock, text.encode(), ("127.0.0.1", port))
+    try:
+        async with asyncio.timeout(wait):
+            while True:
+                data = await loop.sock_recv(sock, 65535)
+                # skip retransmissions of earlier answers (nobody ACKs them here)
+                if call_id in data and int(data.split(b" ", 2)[1]) >= 200:
+                    return data
+    except TimeoutError:
+        return None
+
+
+async def test_repeated_wrong_passwords_and_scanners_get_no_answer_at_all() -> None:
+    """After max_auth_failures wrong passwords a source is ignored (even its OPTIONS); a
+    scanner's User-Agent is ignored from the start; trunks and other sources are served."""
+    from trunkline.sip.auth import DigestAuth, parse_challenge
+    from trunkline.sip.message import Request, parse_datagram
+
+    app = WebhookApp()
+    users = [{"username": "alice", "password": "correct-horse", "application": "ivr"}]
+    sip = {"users": users, "max_auth_failures": 3}
+    async with trunkline(app, sip=sip) as rt:
+        port = sip_port(rt)
+        attacker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        attacker.bind(("127.0.0.2", 0))
+        attacker.setblocking(False)
+        local = attacker.getsockname()[1]
+        client = DigestAuth("alice", "guess", cnonce=lambda: "c0ffee", branch=lambda: "b")
+        statuses_seen = []
+        try:
+            for attempt in range(3):
+                first = _request("127.0.0.2", local, port, "INVITE", 10 * attempt + 1)
+                challenge_reply = await _exchange(attacker, first, port)
+                assert challenge_reply is not None and b" 401 " in challenge_reply[:16]
+                header = next(
+                    line.split(b":", 1)[1].strip().decode()
+                    for line in challenge_reply.split(b"\r\n")
+                    if line.lower().startswith(b"www-authenticate:")
+                )
+                challenge = parse_challenge(header)
+                request = parse_datagram(first.encode())
+                assert challenge is not None and isinstance(request, Request)
+                creds = client.authorization(request, challenge)
+                again = _request(
+                    "127.0.0.2", local, port, "INVITE", 10 * attempt + 2,
+                    f"Authorization: {creds}\r\n",
+                )  # fmt: skip
+                reply = await _exchange(attacker, again, port)
+                assert reply is not None
+                statuses_seen.append(int(reply.split(b" ", 2)[1]))
+            # banned now: not even OPTIONS is answered
+            assert (
+                await _exchange(attacker, _request("127.0.0.2", local, port, "OPTIONS", 99), port)
+                is None
+            )
+        finally:
+            attacker.close()
+        assert statuses_seen == [403, 403, 403]
+        scanner = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        scanner.bind(("127.0.0.3", 0))
+        scanner.setblocking(False)
+        try:
+            probe = _request(
+                "127.0.0.3", scanner.getsockname()[1], port, "OPTIONS", 1,
+                "User-Agent: friendly-scanner\r\n",
+            )  # fmt: skip
+            assert await _exchange(scanner, probe, port) is None
+            plain = _request("127.0.0.3", scanner.getsockname()[1], port, "OPTIONS", 2)
+            answer = await _exchange(scanner, plain, port)
+            assert answer is not None and b" 200 " in answer[:16]
+        finally:
+            scanner.close()
+        assert app.requests_to("/answer") == []

@@ -15,7 +15,7 @@ import ipaddress
 import logging
 import random
 import secrets
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -34,10 +34,12 @@ from trunkline.media.asr import PocketsphinxEngine, SpeechEngine
 from trunkline.media.pump import MediaPump
 from trunkline.media.recording import RecordingWriter, beep
 from trunkline.media.rtpleg import RtpLeg
-from trunkline.sip.auth import DigestServer
+from trunkline.sip.auth import DigestServer, credentials_from
 from trunkline.sip.core import CallEvent, Decision, IncomingCall, Peer, Reject
 from trunkline.sip.errors import RemoteProtocolError
-from trunkline.sip.registrar import Registrar
+from trunkline.sip.guard import GuardSettings, SourceGuard
+from trunkline.sip.message import Request
+from trunkline.sip.registrar import Registrar, Reply
 from trunkline.sip.sdp import AudioConfig, AudioSession, SdpError, parse_sdp
 from trunkline.sip.uri import SipUri, parse_uri
 from trunkline.store.base import Store
@@ -74,7 +76,16 @@ class SipDoor:
         self.recordings = recordings
         self.guard = guard
         self.digest = DigestServer(settings.realm, secret=secrets.token_bytes(32))
-        self.registrar = Registrar(settings.realm, self._password) if settings.users else None
+        trunks = settings.trunks
+        self.source_guard = SourceGuard(
+            GuardSettings(max_failures=settings.max_auth_failures, ban=settings.ban_seconds),
+            trusted=lambda host: any(t.admits(host) for t in trunks),
+        )
+        self.registrar = (
+            _GuardedRegistrar(settings.realm, self._password, guard=self.source_guard)
+            if settings.users
+            else None
+        )
         self.server = SipServer(
             clock=clock,
             decide=self.decide,
@@ -85,6 +96,7 @@ class SipDoor:
             on_report=self.on_report,
             registrar=self.registrar,
             public_host=settings.public_host or None,
+            guard=self.source_guard,
         )
         self.server.on_reoffer = self._reoffer
         self.channels: dict[str, SipChannel] = {}
@@ -157,6 +169,8 @@ class SipDoor:
             log.info(
                 "INVITE %s from %s refused: %s", invite.call_id, call.peer.host, verdict.status
             )
+            if verdict.status == 403:  # wrong credentials, or nobody we know: counts
+                self.source_guard.failed(call.peer.host, self.clock.now())
             return Reject(verdict.status, verdict.reason, verdict.headers)
         app = self.store.get_application(verdict.application_id)
         if app is None:
@@ -403,6 +417,25 @@ class SipDoor:
             conversation_uuid=leg.conversation_uuid,
         )
         self.recordings.save(audio, lambda size: leg.on_recording_done(rec_id, size))
+
+
+class _GuardedRegistrar(Registrar):
+    """The registrar, telling the guard of every REGISTER whose credentials failed (a
+    first challenge, or one for an expired nonce, is not a failure)."""
+
+    def __init__(
+        self, realm: str, lookup: Callable[[str], str | None], *, guard: SourceGuard
+    ) -> None:
+        super().__init__(realm, lookup)
+        self.guard = guard
+
+    def register(self, request: Request, peer: Peer, now: float, *, salt: bytes) -> Reply:
+        reply = super().register(request, peer, now, salt=salt)
+        if reply.status in (401, 403) and credentials_from(request):
+            stale = any("stale=true" in v.lower() for _, v in reply.headers)
+            if not stale:
+                self.guard.failed(peer.host, now)
+        return reply
 
 
 class _NoRoute(Exception):

@@ -73,6 +73,10 @@ class SipSettings:
     realm: str = "trunkline"
     #: 401 for callers we do not know; False answers 403 without a challenge
     challenge: bool = True
+    #: a source (not a trunk's) failing authentication this often in a minute is ignored
+    #: for ``ban_seconds``; so are floods and known scanners
+    max_auth_failures: int = 10
+    ban_seconds: float = 300.0
     trunks: tuple[Trunk, ...] = ()
     users: tuple[SipUser, ...] = ()
     #: user -> application id (filled by the config once applications are known)
@@ -172,6 +176,8 @@ class SipSection(_Model):
     rtp_ports: list[int] = Field(default_factory=lambda: [20000, 30000], min_length=2, max_length=2)
     realm: str = Field("trunkline", min_length=1)
     challenge: bool = True
+    max_auth_failures: int = Field(10, ge=1, le=10_000)
+    ban_seconds: int = Field(300, ge=0, le=86_400)
     trunks: list[_Trunk] = Field(default_factory=list)
     users: list[_User] = Field(default_factory=list)
 
@@ -204,6 +210,8 @@ class SipSection(_Model):
             rtp_ports=(self.rtp_ports[0], self.rtp_ports[1]),
             realm=self.realm,
             challenge=self.challenge,
+            max_auth_failures=self.max_auth_failures,
+            ban_seconds=float(self.ban_seconds),
             trunks=tuple(t.build() for t in self.trunks),
             users=tuple(
                 SipUser(u.username, u.password, user_apps.get(u.username, u.application))

@@ -40,6 +40,7 @@ from trunkline.sip.core import (
     Transmit,
 )
 from trunkline.sip.errors import RemoteProtocolError
+from trunkline.sip.guard import SourceGuard
 from trunkline.sip.message import Request, Response
 from trunkline.sip.registrar import Registrar
 from trunkline.sip.timers import DEFAULT_TIMERS, TimerValues
@@ -103,6 +104,7 @@ class SipServer:
         token: Callable[[], str] = _token,
         registrar: Registrar | None = None,
         public_host: str | None = None,
+        guard: SourceGuard | None = None,
     ) -> None:
         if not (udp or tcp):
             raise ValueError("a SIP server needs UDP, TCP or both")
@@ -122,6 +124,8 @@ class SipServer:
         # Outbound TCP (§18.1.1): one connection per destination, opened on first use.
         self._tcp_out: dict[tuple[str, int], int] = {}
         self._tcp_waiting: dict[tuple[str, int], list[bytes]] = {}
+        #: bans and scanner filtering; a message it refuses is dropped before parsing
+        self.guard = guard
         self.udp: UdpListener | None = UdpListener(self._datagram) if udp else None
         self.tcp: TcpListener | None = (
             TcpListener(
@@ -203,13 +207,21 @@ class SipServer:
 
     def _datagram(self, data: bytes, addr: tuple[str, int]) -> None:
         core = self._core()
-        self._run(core.receive_datagram(data, Peer("UDP", addr[0], addr[1]), self.clock.now()))
+        now = self.clock.now()
+        if self.guard is not None and not self.guard.admits(addr[0], data, now):
+            return
+        self._run(core.receive_datagram(data, Peer("UDP", addr[0], addr[1]), now))
 
     def _stream_message(
         self, message: Request | Response, conn: int, addr: tuple[str, int]
     ) -> None:
         peer = Peer("TCP", addr[0], addr[1], conn)
-        self._run(self._core().receive_message(message, peer, self.clock.now()))
+        now = self.clock.now()
+        if self.guard is not None:
+            agent = (message.headers.get("User-Agent") or "").encode("utf-8", "replace")
+            if not self.guard.admits(addr[0], b"\nuser-agent: " + agent, now):
+                return
+        self._run(self._core().receive_message(message, peer, now))
 
     def _stream_error(self, exc: RemoteProtocolError, conn: int, addr: tuple[str, int]) -> None:
         self._run(self._core().refuse(exc, Peer("TCP", addr[0], addr[1], conn)))
