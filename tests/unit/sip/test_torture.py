@@ -508,11 +508,10 @@ def test_fuzz_mutated_corpus_only_raises_the_documented_error() -> None:
             parsed += 1
             _exercise(msg)
         parser = StreamParser(max_header_size=4096, max_body_size=4096)
-        try:
+        # a refused stream is fine; anything else escaping is the bug this looks for
+        with contextlib.suppress(RemoteProtocolError):
             for cut in range(0, len(data), 97):
                 parser.feed(data[cut : cut + 97])
                 parser.events()
-        except RemoteProtocolError:
-            pass
     assert parsed > 1000 and refused > 1000  # the mutations reach both sides
     assert time.perf_counter() - started < 20
